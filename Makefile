@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Local development environment for `make run` (DEBUG on, plain HTTP, console SMS, demo PKI).
+RUN_ENV := DEBUG=true SECURE=false SMS_BACKEND=console \
+	CERT_TRUST_ANCHORS=var/demo/ca.pem CERT_CRL_PATHS=var/demo/crl.pem
+
+.PHONY: setup run test lint check-deploy screenshots clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+run: setup
+	mkdir -p var
+	env $(RUN_ENV) $(PY) manage.py migrate --noinput
+	env $(RUN_ENV) $(PY) manage.py load_reference_data
+	env $(RUN_ENV) $(PY) manage.py load_demo_data
+	@echo "Serving the portal at http://$(HOST):$(PORT)/  (demo credentials above, also in var/demo/README.txt)"
+	env $(RUN_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+# The whole suite. With DATABASE_URL=postgres://... it runs on PostgreSQL; without, on SQLite,
+# skipping only the tests marked `postgres` (pytest's summary names each skip).
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+check-deploy: setup
+	env SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ALLOWED_HOSTS=portal.example.kr \
+		$(PY) manage.py check --deploy --fail-level WARNING
+
+screenshots: setup
+	$(PY) benchmarks/screenshots.py
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache

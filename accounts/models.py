@@ -1,0 +1,114 @@
+"""Who you are: the user, their certificate binding, consents and phone verifications."""
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    """An account. `username` is the applicant's chosen ID (아이디).
+
+    Status moves pending → active → withdrawn, only through services. A withdrawn row keeps
+    nothing personal: its username is replaced by a pseudonym and `ref` stays for the audit.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("승인대기")
+        ACTIVE = "active", _("사용")
+        WITHDRAWN = "withdrawn", _("탈퇴")
+
+    ref = models.UUIDField(_("가명 참조"), default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("이름"), max_length=60, blank=True)
+    status = models.CharField(
+        _("상태"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    institution = models.ForeignKey(
+        "institutions.Institution", verbose_name=_("소속기관"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="users",
+    )
+    mobile = models.CharField(_("휴대폰번호"), max_length=11, blank=True, db_index=True)
+    office_phone = models.CharField(_("기관(부서) 전화번호"), max_length=12, blank=True)
+    is_helpdesk = models.BooleanField(_("헬프데스크"), default=False)
+    withdrawn_at = models.DateTimeField(_("탈퇴일시"), null=True, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("사용자")
+        verbose_name_plural = _("사용자")
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
+
+class CertificateBinding(models.Model):
+    """The one certificate bound to one account (1:1, unique fingerprint)."""
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", _("개인")
+        CORPORATE = "corporate", _("기관")
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="certificate")
+    fingerprint = models.CharField(_("지문(SHA-256)"), max_length=64, unique=True)
+    subject_cn = models.CharField(_("주체 CN"), max_length=200)
+    issuer = models.CharField(_("발급기관"), max_length=200)
+    serial = models.CharField(_("일련번호"), max_length=80)
+    not_before = models.DateTimeField(_("유효기간 시작"))
+    not_after = models.DateTimeField(_("유효기간 만료"), db_index=True)
+    kind = models.CharField(_("구분"), max_length=10, choices=Kind.choices)
+    policy_oid = models.CharField(_("정책 OID"), max_length=80)
+    bound_at = models.DateTimeField(_("등록일시"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("인증서 등록")
+        verbose_name_plural = _("인증서 등록")
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.serial}"
+
+
+class Consent(models.Model):
+    """A consent to the collection notice, with the notice's version and the time."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consents")
+    notice = models.CharField(_("안내문"), max_length=40, default="signup")
+    notice_version = models.CharField(_("안내문 버전"), max_length=20)
+    agreed_at = models.DateTimeField(_("동의일시"))
+
+    class Meta:
+        verbose_name = _("개인정보 수집 동의")
+        verbose_name_plural = _("개인정보 수집 동의")
+
+
+class PhoneVerification(models.Model):
+    """A code sent by SMS, bound to one session and one number; stored hashed."""
+
+    session_key = models.CharField(max_length=64, db_index=True)
+    purpose = models.CharField(max_length=20, default="signup")
+    phone = models.CharField(max_length=11, db_index=True)
+    code_hash = models.CharField(max_length=128)
+    created_at = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    voided = models.BooleanField(default=False)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="phone_verifications"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["ip", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(attempts__gte=0), name="phoneverification_attempts_nonnegative"
+            )
+        ]

@@ -1,0 +1,197 @@
+"""State changes of accounts: signup, certificate login bookkeeping, re-binding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from accounts.certificates import VerifiedCertificate
+from accounts.models import CertificateBinding, Consent, User
+from institutions.models import ApprovingBody, Institution
+from kdcis.audit import audit
+from permissions.models import PermissionType
+from permissions.services import grant_request
+
+
+class SignupError(Exception):
+    def __init__(self, message: str, *, code: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+
+
+@dataclass(frozen=True)
+class RequestedPermission:
+    permission_type: PermissionType
+    body: ApprovingBody
+
+
+def _binding_fields(cert: VerifiedCertificate) -> dict:
+    return {
+        "fingerprint": cert.fingerprint,
+        "subject_cn": cert.subject_cn,
+        "issuer": cert.issuer[:200],
+        "serial": cert.serial,
+        "not_before": cert.not_before,
+        "not_after": cert.not_after,
+        "kind": cert.kind,
+        "policy_oid": cert.policy_oid,
+    }
+
+
+def signup_submit(
+    *,
+    certificate: VerifiedCertificate,
+    name: str,
+    username: str,
+    institution: Institution,
+    mobile: str,
+    office_phone: str,
+    consent_at: datetime,
+    consent_version: str,
+    permissions: list[RequestedPermission],
+    ip: str | None = None,
+) -> User:
+    """Create the pending account with its binding, consent and requests in one transaction.
+
+    Races on the same ID or the same certificate are decided by the unique constraints.
+    """
+    if not permissions:
+        raise SignupError(_("신청할 권한을 하나 이상 선택하세요."), code="no_permission")
+    try:
+        with transaction.atomic():
+            user = User(
+                username=username, name=name, institution=institution, mobile=mobile,
+                office_phone=office_phone, status=User.Status.PENDING,
+            )
+            user.set_unusable_password()
+            user.save()
+            binding = CertificateBinding.objects.create(user=user, **_binding_fields(certificate))
+            Consent.objects.create(
+                user=user, notice="signup", notice_version=consent_version, agreed_at=consent_at
+            )
+            audit(actor=user, action="account.signup", target=user, subject=user,
+                  new={"status": user.status, "institution": institution.number,
+                       "certificate": binding.fingerprint[:16],
+                       "consent_version": consent_version}, ip=ip)
+            for item in permissions:
+                grant_request(user=user, permission_type=item.permission_type, body=item.body,
+                              actor=user, ip=ip)
+    except IntegrityError:
+        if User.objects.filter(username=username).exists():
+            raise SignupError(
+                _("이미 사용 중인 아이디입니다. 다른 아이디를 입력하세요."),
+                code="username_taken", field="username",
+            ) from None
+        if CertificateBinding.objects.filter(fingerprint=certificate.fingerprint).exists():
+            raise SignupError(
+                _("이 인증서는 이미 다른 사용자에게 등록되어 있습니다. "
+                  "하나의 인증서로 여러 명이 가입할 수 없습니다."),
+                code="certificate_taken", field="certificate",
+            ) from None
+        raise
+    return user
+
+
+def account_for_certificate(cert: VerifiedCertificate) -> User | None:
+    binding = (
+        CertificateBinding.objects.select_related("user")
+        .filter(fingerprint=cert.fingerprint)
+        .first()
+    )
+    if binding is None or binding.user.status == User.Status.WITHDRAWN:
+        return None
+    return binding.user
+
+
+def renewal_candidate(cert: VerifiedCertificate) -> User | None:
+    """An account bound to an older certificate with the same subject from the same issuer."""
+    binding = (
+        CertificateBinding.objects.select_related("user")
+        .filter(subject_cn=cert.subject_cn, issuer=cert.issuer[:200])
+        .exclude(fingerprint=cert.fingerprint)
+        .first()
+    )
+    if binding is None or binding.user.status == User.Status.WITHDRAWN or not binding.user.mobile:
+        return None
+    return binding.user
+
+
+def certificate_rebind(*, user: User, certificate: VerifiedCertificate,
+                       ip: str | None = None) -> CertificateBinding:
+    """Replace the user's binding by a renewed certificate (same subject, new serial)."""
+    with transaction.atomic():
+        binding = CertificateBinding.objects.select_for_update().get(user=user)
+        if binding.subject_cn != certificate.subject_cn or binding.issuer != certificate.issuer[:200]:
+            raise SignupError(
+                _("기존 인증서와 소유자가 다른 인증서는 재등록할 수 없습니다."),
+                code="subject_mismatch",
+            )
+        old = {"certificate": binding.fingerprint[:16], "not_after": binding.not_after.isoformat()}
+        for field, value in _binding_fields(certificate).items():
+            setattr(binding, field, value)
+        try:
+            with transaction.atomic():
+                binding.save()
+        except IntegrityError:
+            raise SignupError(
+                _("이 인증서는 이미 다른 사용자에게 등록되어 있습니다."), code="certificate_taken"
+            ) from None
+        audit(actor=user, action="certificate.rebound", target=binding, subject=user, old=old,
+              new={"certificate": binding.fingerprint[:16],
+                   "not_after": binding.not_after.isoformat()}, ip=ip)
+    return binding
+
+
+def login_recorded(*, user: User, ip: str | None) -> None:
+    audit(actor=user, action="account.login", target=user, subject=user, ip=ip)
+
+
+def login_failed(*, reason_code: str, ip: str | None) -> None:
+    audit(actor=None, action="account.login_failed", target_type="login", target_id="-",
+          new={"reason": reason_code}, ip=ip)
+
+
+
+def helpdesk_assign(*, user: User, enabled: bool = True, actor=None,
+                    ip: str | None = None) -> User:
+    """Give or take the helpdesk role; a helpdesk agent's account is active."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.status == User.Status.WITHDRAWN:
+            raise SignupError(_("탈퇴한 사용자에게는 역할을 줄 수 없습니다."), code="withdrawn")
+        if user.is_helpdesk == enabled:
+            return user
+        user.is_helpdesk = enabled
+        fields = ["is_helpdesk"]
+        if enabled and user.status == User.Status.PENDING:
+            user.status = User.Status.ACTIVE
+            fields.append("status")
+        user.save(update_fields=fields)
+        audit(actor=actor, action="helpdesk.assigned" if enabled else "helpdesk.unassigned",
+              target=user, subject=user, new={"is_helpdesk": enabled, "status": user.status},
+              ip=ip)
+    return user
+
+
+def staff_account_create(*, certificate: VerifiedCertificate, username: str, mobile: str = "",
+                         office_phone: str = "", institution: Institution | None = None,
+                         actor=None) -> User:
+    """An account for staff set up by a national admin (demo data, scripted setup).
+
+    It is bound to its certificate like every account; roles are given separately.
+    """
+    with transaction.atomic():
+        user = User(username=username, name=certificate.name, mobile=mobile,
+                    office_phone=office_phone, institution=institution,
+                    status=User.Status.ACTIVE)
+        user.set_unusable_password()
+        user.save()
+        CertificateBinding.objects.create(user=user, **_binding_fields(certificate))
+        audit(actor=actor, action="account.created_by_admin", target=user, subject=user,
+              new={"status": user.status})
+    return user

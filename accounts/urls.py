@@ -1,0 +1,19 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login_view, name="login"),
+    path("login/renewed-certificate/", views.rebind, name="rebind"),
+    path("logout/", views.logout_view, name="logout"),
+    path("me/", views.me, name="me"),
+    path("signup/", views.signup_start, name="signup"),
+    path("signup/consent/", views.signup_consent, name="signup_consent"),
+    path("signup/certificate/", views.signup_certificate, name="signup_certificate"),
+    path("signup/profile/", views.signup_profile, name="signup_profile"),
+    path("signup/check-id/", views.signup_check_id, name="signup_check_id"),
+    path("signup/permissions/", views.signup_permissions, name="signup_permissions"),
+    path("signup/done/", views.signup_done, name="signup_done"),
+    path("signup/restart/", views.signup_restart, name="signup_restart"),
+]

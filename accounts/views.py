@@ -1,0 +1,575 @@
+"""Signup wizard, certificate login and the home page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import wizard
+from accounts.certificates import CertificateError, TrustStore, verify_signed_challenge
+from accounts.challenges import consume_challenge, issue_challenge
+from accounts.forms import (
+    CertificateForm,
+    ConsentForm,
+    ProfileForm,
+    clean_mobile,
+    clean_username,
+    office_phone_error,
+)
+from accounts.models import CertificateBinding, User
+from accounts.phone import (
+    PhoneVerificationError,
+    phone_code_check,
+    phone_code_send,
+    verified_phone,
+)
+from accounts.services import (
+    RequestedPermission,
+    SignupError,
+    account_for_certificate,
+    certificate_rebind,
+    login_failed,
+    login_recorded,
+    renewal_candidate,
+    signup_submit,
+)
+from institutions.models import Institution, InstitutionType
+from institutions.selectors import search_institutions
+from kdcis import ratelimit
+from kdcis.ratelimit import client_ip
+from permissions.models import PermissionType
+from permissions.selectors import bodies_for, default_body_for
+
+INSTITUTIONS_PER_PAGE = 10
+
+
+class _PostedCertificateError(Exception):
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def verify_posted_certificate(request: HttpRequest, purpose: str):
+    """Check the posted certificate and signature against this session's challenge."""
+    form = CertificateForm(request.POST)
+    if not form.is_valid():
+        raise _PostedCertificateError(
+            _("인증서를 선택하고 암호를 입력한 뒤 '확인'을 누르세요."), "incomplete"
+        )
+    try:
+        challenge = consume_challenge(request.session, purpose, form.cleaned_data["challenge"])
+        certificate = base64.b64decode(form.cleaned_data["certificate"], validate=True)
+        signature = base64.b64decode(form.cleaned_data["signature"], validate=True)
+    except CertificateError as exc:
+        raise _PostedCertificateError(str(exc.message), exc.code) from None
+    except (binascii.Error, ValueError):
+        raise _PostedCertificateError(_("인증서 정보를 읽을 수 없습니다. 다시 시도하세요."),
+                                      "malformed") from None
+    try:
+        return verify_signed_challenge(
+            certificate=certificate, challenge=challenge, signature=signature,
+            trust=TrustStore.from_settings(),
+        )
+    except CertificateError as exc:
+        raise _PostedCertificateError(str(exc.message), exc.code) from None
+
+
+# ----------------------------------------------------------------------------- home & login
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Login for visitors; the main screen (or the pending status page) for users."""
+    if not request.user.is_authenticated:
+        return _login_page(request)
+    from permissions.views import main_screen
+
+    return main_screen(request)
+
+
+def _login_page(request: HttpRequest, *, error: str = "", status: int = 200,
+                renewal: bool = False) -> HttpResponse:
+    return render(
+        request,
+        "accounts/login.html",
+        {"challenge": issue_challenge(request.session, "login"), "error": error,
+         "renewal": renewal},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Certificate login: the same challenge-response and checks as signup."""
+    if request.method == "GET":
+        if request.user.is_authenticated:
+            return redirect("home")
+        return _login_page(request)
+    ip = client_ip(request)
+    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
+    if ratelimit.count(f"login-fail:{ip}", window_seconds=window) >= (
+        settings.LOGIN_MAX_FAILURES_PER_IP
+    ):
+        login_failed(reason_code="rate_limited", ip=ip)
+        return _login_page(
+            request, status=429,
+            error=_("로그인 실패가 너무 많습니다. %(minutes)d분 후에 다시 시도하세요.")
+            % {"minutes": window // 60},
+        )
+    try:
+        cert = verify_posted_certificate(request, "login")
+    except _PostedCertificateError as exc:
+        ratelimit.hit(f"login-fail:{ip}", limit=10**6, window_seconds=window)
+        login_failed(reason_code=exc.code, ip=ip)
+        return _login_page(request, error=exc.message)
+    user = account_for_certificate(cert)
+    if user is None:
+        ratelimit.hit(f"login-fail:{ip}", limit=10**6, window_seconds=window)
+        login_failed(reason_code="unknown_certificate", ip=ip)
+        candidate = renewal_candidate(cert)
+        if candidate is not None:
+            request.session["rebind"] = {"user_id": candidate.pk, "cert": _cert_to_session(cert),
+                                         "at": timezone.now().isoformat()}
+            return redirect("rebind")
+        return _login_page(
+            request,
+            error=_("등록되지 않은 인증서입니다. 처음 사용하시는 경우 '사용자 가입'을 먼저 "
+                    "진행하세요."),
+        )
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login_recorded(user=user, ip=ip)
+    return redirect("home")
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.info(request, _("로그아웃되었습니다."))
+    return redirect("home")
+
+
+# --------------------------------------------------------------- renewed certificate re-bind
+
+
+def _cert_to_session(cert) -> dict:
+    return {
+        "fingerprint": cert.fingerprint, "subject_cn": cert.subject_cn, "name": cert.name,
+        "issuer": cert.issuer, "serial": cert.serial,
+        "not_before": cert.not_before.isoformat(), "not_after": cert.not_after.isoformat(),
+        "kind": cert.kind, "policy_oid": cert.policy_oid,
+        "der": base64.b64encode(cert.der).decode(),
+    }
+
+
+def _cert_from_session(data: dict):
+    from accounts.certificates import VerifiedCertificate
+
+    return VerifiedCertificate(
+        fingerprint=data["fingerprint"], subject_cn=data["subject_cn"], name=data["name"],
+        issuer=data["issuer"], serial=data["serial"],
+        not_before=parse_datetime(data["not_before"]), not_after=parse_datetime(data["not_after"]),
+        kind=data["kind"], policy_oid=data["policy_oid"], der=base64.b64decode(data["der"]),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def rebind(request: HttpRequest) -> HttpResponse:
+    """A renewed certificate: prove the old binding by a code sent to the account's phone."""
+    pending = request.session.get("rebind")
+    if not pending or (
+        timezone.now() - parse_datetime(pending["at"])
+    ).total_seconds() > settings.CERT_CHALLENGE_TTL_SECONDS * 2:
+        request.session.pop("rebind", None)
+        return redirect("login")
+    user = User.objects.filter(pk=pending["user_id"], status__in=["pending", "active"]).first()
+    if user is None:
+        request.session.pop("rebind", None)
+        return redirect("login")
+    if not request.session.session_key:
+        request.session.save()
+    ip = client_ip(request)
+    error = ""
+    sent = False
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "send_code":
+                phone_code_send(session_key=request.session.session_key, phone=user.mobile,
+                                ip=ip, purpose="rebind", user=user)
+                sent = True
+                messages.info(request, _("등록된 휴대폰번호로 인증번호를 보냈습니다."))
+            elif action == "verify_code":
+                phone_code_check(session_key=request.session.session_key, phone=user.mobile,
+                                 code=(request.POST.get("code") or "").strip(),
+                                 purpose="rebind", ip=ip)
+                certificate_rebind(user=user, certificate=_cert_from_session(pending["cert"]),
+                                   ip=ip)
+                request.session.pop("rebind", None)
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                login_recorded(user=user, ip=ip)
+                messages.success(request, _("갱신된 인증서가 등록되었습니다."))
+                return redirect("home")
+        except (PhoneVerificationError, SignupError) as exc:
+            error = exc.message
+    from kdcis.phones import mask_mobile
+
+    return render(request, "accounts/rebind.html", {
+        "masked_mobile": mask_mobile(user.mobile), "error": error, "sent": sent,
+        "issuer": pending["cert"]["issuer"], "not_after": parse_datetime(
+            pending["cert"]["not_after"]),
+    })
+
+
+# ----------------------------------------------------------------------------- the wizard
+
+
+def _step_context(step: str, **extra) -> dict:
+    return {"steps": wizard.STEP_LABELS, "current_step": step, **extra}
+
+
+@require_http_methods(["GET", "POST"])
+def signup_start(request: HttpRequest) -> HttpResponse:
+    return redirect("signup_consent")
+
+
+@require_http_methods(["GET", "POST"])
+@wizard.step_required("consent")
+def signup_consent(request: HttpRequest, draft: dict) -> HttpResponse:
+    if request.method == "POST":
+        form = ConsentForm(request.POST)
+        if form.is_valid():
+            draft["consent_at"] = timezone.now().isoformat()
+            draft["consent_version"] = settings.CONSENT_NOTICE_VERSION
+            wizard.save_draft(request.session, draft)
+            return redirect("signup_certificate")
+    else:
+        form = ConsentForm(initial={"agree": bool(draft.get("consent_at"))})
+    return render(request, "accounts/signup/consent.html", _step_context(
+        "consent", form=form, notice_version=settings.CONSENT_NOTICE_VERSION))
+
+
+@require_http_methods(["GET", "POST"])
+@wizard.step_required("certificate")
+def signup_certificate(request: HttpRequest, draft: dict) -> HttpResponse:
+    error = ""
+    if request.method == "POST":
+        try:
+            cert = verify_posted_certificate(request, "signup")
+        except _PostedCertificateError as exc:
+            error = exc.message
+        else:
+            if CertificateBinding.objects.filter(fingerprint=cert.fingerprint).exists():
+                error = _("이 인증서는 이미 다른 사용자에게 등록되어 있습니다. 하나의 인증서로 "
+                          "여러 명이 가입할 수 없습니다. 이미 가입하셨다면 로그인하세요.")
+            else:
+                draft["certificate"] = _cert_to_session(cert)
+                wizard.save_draft(request.session, draft)
+                return redirect("signup_profile")
+    cert = draft.get("certificate")
+    return render(request, "accounts/signup/certificate.html", _step_context(
+        "certificate", challenge=issue_challenge(request.session, "signup"), error=error,
+        registered=cert, status=400 if error else 200,
+    ), status=400 if error else 200)
+
+
+def _profile_state(draft: dict) -> dict:
+    return draft.setdefault("profile", {})
+
+
+def _institution_results(state: dict, page_number) -> tuple:
+    qs = search_institutions(query=state.get("query", ""), type_id=state.get("institution_type"))
+    page = Paginator(qs, INSTITUTIONS_PER_PAGE).get_page(page_number)
+    return page, bool(state.get("query"))
+
+
+@require_http_methods(["GET", "POST"])
+@wizard.step_required("profile")
+def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
+    """사용자정보등록: every button posts the whole form, so nothing typed is ever lost."""
+    if not request.session.session_key:
+        request.session.save()
+    state = _profile_state(draft)
+    cert = draft["certificate"]
+    corporate = cert["kind"] == "corporate"
+    errors: dict[str, str] = {}
+    notices: dict[str, str] = {}
+    page_number = request.GET.get("page") or state.get("page") or 1
+    ip = client_ip(request)
+
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        form.is_valid()  # every field is optional here; errors are decided per action below
+        data = form.cleaned_data
+        action = request.POST.get("action", "next")
+        for key in ("username", "query", "mobile", "office_phone", "name"):
+            if key in data:
+                state[key] = data[key]
+        if data.get("institution_type"):
+            state["institution_type"] = data["institution_type"].pk
+        elif "institution_type" in request.POST:
+            state["institution_type"] = None
+        chosen = request.POST.get("institution_choice") or request.POST.get("institution")
+        if chosen and str(chosen).isdigit():
+            state["institution_id"] = int(chosen)
+        if state.get("verified_mobile") and state.get("verified_mobile") != state.get("mobile"):
+            state.pop("verification_id", None)
+            state.pop("verified_mobile", None)
+        if action.startswith("page:"):
+            page_number = action.split(":", 1)[1]
+            state["page"] = page_number
+        elif action == "search":
+            page_number = 1
+            state["page"] = 1
+            if not state.get("query"):
+                errors["query"] = _("검색할 기관명 또는 기관번호를 입력하세요.")
+        elif action == "check_id":
+            _check_username(state, errors, notices)
+        elif action == "send_code":
+            try:
+                mobile = clean_mobile(state.get("mobile", ""))
+                sent = phone_code_send(session_key=request.session.session_key, phone=mobile,
+                                       ip=ip)
+                state["code_expires_at"] = sent.expires_at.isoformat()
+                notices["mobile"] = _("인증번호를 보냈습니다. 3분 안에 입력하세요.")
+            except PhoneVerificationError as exc:
+                errors["mobile"] = exc.message
+            except Exception as exc:  # ValidationError
+                errors["mobile"] = " ".join(getattr(exc, "messages", [str(exc)]))
+        elif action == "verify_code":
+            try:
+                mobile = clean_mobile(state.get("mobile", ""))
+                verification = phone_code_check(
+                    session_key=request.session.session_key, phone=mobile,
+                    code=data.get("code", ""), ip=ip,
+                )
+                state["verification_id"] = verification.pk
+                state["verified_mobile"] = mobile
+                notices["mobile"] = _("휴대폰번호 인증이 완료되었습니다.")
+            except PhoneVerificationError as exc:
+                errors["code"] = exc.message
+            except Exception as exc:
+                errors["mobile"] = " ".join(getattr(exc, "messages", [str(exc)]))
+        elif action == "next":
+            _validate_profile(request, state, errors, corporate)
+            if not errors:
+                draft["profile_done"] = True
+                wizard.save_draft(request.session, draft)
+                return redirect("signup_permissions")
+        draft["profile_done"] = False
+        wizard.save_draft(request.session, draft)
+    page, searched = _institution_results(state, page_number)
+    institution = Institution.objects.select_related("type", "region").filter(
+        pk=state.get("institution_id")).first()
+    return render(request, "accounts/signup/profile.html", _step_context(
+        "profile", state=state, cert=cert, corporate=corporate, errors=errors, notices=notices,
+        institution_types=InstitutionType.objects.all(), page=page, searched=searched,
+        institution=institution,
+        verified=bool(state.get("verification_id")) and state.get(
+            "verified_mobile") == state.get("mobile"),
+        code_expires_at=state.get("code_expires_at"),
+    ), status=400 if errors else 200)
+
+
+def _check_username(state: dict, errors: dict, notices: dict) -> bool:
+    try:
+        username = clean_username(state.get("username", ""))
+    except Exception as exc:
+        errors["username"] = " ".join(getattr(exc, "messages", [str(exc)]))
+        state.pop("username_checked", None)
+        return False
+    if User.objects.filter(username=username).exists():
+        errors["username"] = _("이미 사용 중인 아이디입니다. 다른 아이디를 입력하세요.")
+        state.pop("username_checked", None)
+        return False
+    state["username_checked"] = username
+    notices["username"] = _("사용할 수 있는 아이디입니다.")
+    return True
+
+
+def _validate_profile(request, state: dict, errors: dict, corporate: bool) -> None:
+    notices: dict[str, str] = {}
+    if corporate and not state.get("name"):
+        errors["name"] = _("기관인증서로 가입하는 경우 휴대폰 인증한 본인의 이름을 입력하세요.")
+    if _check_username(state, errors, notices) and state.get("username_checked") != state.get(
+        "username"
+    ):
+        errors["username"] = _("아이디 '중복검사'를 해 주세요.")
+    if not state.get("institution_id") or not Institution.objects.filter(
+        pk=state["institution_id"]
+    ).exists():
+        errors["institution"] = _("기관명을 검색하여 소속기관을 선택하세요.")
+    try:
+        mobile = clean_mobile(state.get("mobile", ""))
+    except Exception as exc:
+        errors["mobile"] = " ".join(getattr(exc, "messages", [str(exc)]))
+    else:
+        if not verified_phone(verification_id=state.get("verification_id"),
+                              session_key=request.session.session_key, phone=mobile):
+            errors["mobile"] = _("'휴대폰번호 인증'을 완료하세요.")
+    problem = office_phone_error(state.get("office_phone", ""))
+    if problem:
+        errors["office_phone"] = problem
+
+
+@require_GET
+def signup_check_id(request: HttpRequest) -> JsonResponse:
+    """The live '중복검사' (the same check runs again on submit)."""
+    draft = wizard.get_draft(request.session)
+    if not draft.get("certificate"):
+        return JsonResponse({"ok": False, "message": _("인증서 등록을 먼저 완료하세요.")},
+                            status=400)
+    ip = client_ip(request)
+    if not ratelimit.hit(f"check-id:{ip}", limit=120, window_seconds=600):
+        return JsonResponse({"ok": False, "message": _("잠시 후 다시 시도하세요.")}, status=429)
+    state = _profile_state(draft)
+    state["username"] = (request.GET.get("username") or "").strip()[:40]
+    errors: dict[str, str] = {}
+    notices: dict[str, str] = {}
+    ok = _check_username(state, errors, notices)
+    wizard.save_draft(request.session, draft)
+    return JsonResponse({"ok": ok, "message": str(notices.get("username") or errors.get(
+        "username"))})
+
+
+def _permission_rows(draft: dict, institution, posted=None) -> list[dict]:
+    chosen = draft.get("permissions") or {}
+    rows = []
+    for ptype in PermissionType.objects.all():
+        default = default_body_for(ptype, institution)
+        selected = chosen.get(ptype.code, {})
+        body_id = selected.get("body_id") or (default.pk if default else None)
+        rows.append({
+            "type": ptype, "checked": bool(selected.get("checked")), "body_id": body_id,
+            "bodies": bodies_for(ptype), "default": default,
+        })
+    return rows
+
+
+@require_http_methods(["GET", "POST"])
+@wizard.step_required("permissions")
+def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
+    state = _profile_state(draft)
+    institution = Institution.objects.select_related("jurisdiction").filter(
+        pk=state.get("institution_id")).first()
+    if institution is None:
+        draft["profile_done"] = False
+        wizard.save_draft(request.session, draft)
+        return redirect("signup_profile")
+    error = ""
+    if request.method == "POST":
+        picked: dict[str, dict] = {}
+        requested: list[RequestedPermission] = []
+        for ptype in PermissionType.objects.all():
+            checked = request.POST.get(f"perm_{ptype.code}") == "on"
+            body_id = request.POST.get(f"body_{ptype.code}") or ""
+            picked[ptype.code] = {"checked": checked,
+                                  "body_id": int(body_id) if body_id.isdigit() else None}
+            if checked:
+                body = bodies_for(ptype).filter(pk=picked[ptype.code]["body_id"]).first()
+                if body is None:
+                    error = _("'%(perm)s' 권한의 승인기관을 선택하세요.") % {"perm": ptype.name}
+                else:
+                    requested.append(RequestedPermission(permission_type=ptype, body=body))
+        draft["permissions"] = picked
+        wizard.save_draft(request.session, draft)
+        if not error and not requested:
+            error = _("신청할 권한을 하나 이상 선택하세요.")
+        if not error:
+            cert = _cert_from_session(draft["certificate"])
+            name = state.get("name") if cert.kind == "corporate" else cert.name
+            try:
+                user = signup_submit(
+                    certificate=cert, name=name, username=state["username"],
+                    institution=institution, mobile=state["mobile"],
+                    office_phone=state["office_phone"],
+                    consent_at=parse_datetime(draft["consent_at"]),
+                    consent_version=draft["consent_version"], permissions=requested,
+                    ip=client_ip(request),
+                )
+            except SignupError as exc:
+                if exc.code == "username_taken" and _is_own_submission(draft, state):
+                    return redirect("signup_done")
+                error = exc.message
+                if exc.field == "username":
+                    draft["profile_done"] = False
+                    state.pop("username_checked", None)
+                    wizard.save_draft(request.session, draft)
+                    messages.error(request, exc.message)
+                    return redirect("signup_profile")
+                if exc.field == "certificate":
+                    draft.pop("certificate", None)
+                    wizard.save_draft(request.session, draft)
+                    messages.error(request, exc.message)
+                    return redirect("signup_certificate")
+            else:
+                draft["submitted_user_id"] = user.pk
+                wizard.save_draft(request.session, draft)
+                return redirect("signup_done")
+    return render(request, "accounts/signup/permissions.html", _step_context(
+        "permissions", rows=_permission_rows(draft, institution), institution=institution,
+        error=error, regions=_regions(),
+    ), status=400 if error else 200)
+
+
+def _is_own_submission(draft: dict, state: dict) -> bool:
+    """A double click: the ID now exists and is bound to this draft's certificate."""
+    return CertificateBinding.objects.filter(
+        user__username=state.get("username"), fingerprint=draft["certificate"]["fingerprint"]
+    ).exists()
+
+
+def _regions():
+    from institutions.models import Region
+
+    return Region.objects.all()
+
+
+@require_GET
+def signup_done(request: HttpRequest) -> HttpResponse:
+    draft = wizard.get_draft(request.session)
+    user_id = draft.get("submitted_user_id")
+    if not user_id:
+        return redirect(f"signup_{wizard.first_incomplete(draft)}")
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        wizard.clear_draft(request.session)
+        return redirect("signup_consent")
+    grants = user.grants.select_related("permission_type", "body", "body__region")
+    return render(request, "accounts/signup/done.html", _step_context(
+        "done", applicant=user, grants=grants))
+
+
+@require_POST
+def signup_restart(request: HttpRequest) -> HttpResponse:
+    """Start over (after a finished signup, or to abandon a draft)."""
+    wizard.clear_draft(request.session)
+    return redirect("signup_consent")
+
+
+
+
+@login_required
+@require_GET
+def me(request: HttpRequest) -> HttpResponse:
+    """내정보: the user's own data."""
+    from kdcis.phones import format_phone
+
+    user = request.user
+    return render(request, "accounts/me.html", {
+        "certificate": getattr(user, "certificate", None),
+        "grants": user.grants.select_related("permission_type", "body", "body__region"),
+        "mobile": format_phone(user.mobile), "office_phone": format_phone(user.office_phone),
+    })

@@ -1,0 +1,113 @@
+"""Cross-cutting tables: the audit trail, the SMS outbox, rate counters, notices and files."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.Model):
+    """One append-only row per state change. Never holds personal data in old/new.
+
+    Users are referred to by their pseudonymous reference (`User.ref`), so the trail can be
+    kept after a withdrawal erases the person.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_ref = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    subject_ref = models.CharField(max_length=64, blank=True, db_index=True,
+                                   help_text="pseudonymous reference of the user concerned")
+    old = models.JSONField(default=dict, blank=True)
+    new = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+        verbose_name = _("감사 기록")
+        verbose_name_plural = _("감사 기록")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target_type}:{self.target_id}"
+
+
+class SmsMessage(models.Model):
+    """The SMS outbox: written in the caller's transaction, delivered by `deliver_sms`."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("대기")
+        SENT = "sent", _("발송")
+        FAILED = "failed", _("실패")
+
+    to = models.CharField(max_length=20)
+    text = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(auto_now_add=True)
+    last_error = models.TextField(blank=True)
+    provider_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        verbose_name = _("문자 발송함")
+        verbose_name_plural = _("문자 발송함")
+
+    def __str__(self) -> str:
+        return f"SMS #{self.pk} {self.status}"
+
+
+class RateCounter(models.Model):
+    """A fixed-window counter shared by every app server (kept in the database)."""
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="ratecounter_unique")
+        ]
+
+
+class Notice(models.Model):
+    """공지: notices managed in the admin."""
+
+    title = models.CharField(_("제목"), max_length=200)
+    body = models.TextField(_("내용"))
+    published_at = models.DateTimeField(_("게시일"), db_index=True)
+    is_published = models.BooleanField(_("게시"), default=True)
+
+    class Meta:
+        ordering = ["-published_at"]
+        verbose_name = _("공지")
+        verbose_name_plural = _("공지")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class LibraryFile(models.Model):
+    """자료실: downloadable files managed in the admin."""
+
+    title = models.CharField(_("제목"), max_length=200)
+    description = models.TextField(_("설명"), blank=True)
+    file = models.FileField(_("파일"), upload_to="library/")
+    published_at = models.DateTimeField(_("게시일"), db_index=True)
+
+    class Meta:
+        ordering = ["-published_at"]
+        verbose_name = _("자료실 파일")
+        verbose_name_plural = _("자료실")
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from kdcis import views
+
+urlpatterns = [
+    path("", include("accounts.urls")),
+    path("", include("permissions.urls")),
+    path("", include("institutions.urls")),
+    path("notices/", views.notice_list, name="notices"),
+    path("notices/<int:pk>/", views.notice_detail, name="notice_detail"),
+    path("library/", views.library, name="library"),
+    path("library/<int:pk>/download/", views.library_download, name="library_download"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "kdcis.views.permission_denied"
+handler404 = "kdcis.views.page_not_found"
+handler500 = "kdcis.views.server_error"

@@ -1,0 +1,142 @@
+"""The officers' approval queue: their own body's requests only."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from institutions.models import Region
+from kdcis.phones import mask_mobile
+from kdcis.ratelimit import client_ip
+from permissions.decorators import officer_required
+from permissions.models import Grant, PermissionType
+from permissions.selectors import approval_queue_for, grant_for_officer
+from permissions.services import GrantError, GrantNotFound, grant_approve, grant_reject
+
+PAGE_SIZE = 20
+STATUS_CHOICES = [("requested", "신청중"), ("approved", "승인"), ("rejected", "반려"),
+                  ("cancelled", "신청취소"), ("revoked", "미승인"), ("all", "전체")]
+
+
+def _filters(request: HttpRequest) -> dict:
+    get = request.GET
+    status = get.get("status", "requested")
+    if status not in dict(STATUS_CHOICES):
+        status = "requested"
+    return {
+        "status": status,
+        "permission": get.get("permission", "")[:40],
+        "region": get.get("region", "")[:2],
+        "date_from": parse_date(get.get("date_from", "") or "") if _is_date(get.get(
+            "date_from")) else None,
+        "date_to": parse_date(get.get("date_to", "") or "") if _is_date(get.get(
+            "date_to")) else None,
+        "q": get.get("q", "")[:60],
+    }
+
+
+def _is_date(value) -> bool:
+    try:
+        return bool(value) and parse_date(value) is not None
+    except ValueError:
+        return False
+
+
+@officer_required
+@require_GET
+def approval_queue(request: HttpRequest) -> HttpResponse:
+    officer = request.user.officer
+    filters = _filters(request)
+    qs = approval_queue_for(officer, **filters)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    rows = [{
+        "grant": g, "masked_mobile": mask_mobile(g.user.mobile),
+        "waiting_days": (today - timezone.localdate(g.requested_at)).days,
+    } for g in page.object_list]
+    query_string = urlencode({k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                              for k, v in filters.items() if v})
+    return render(request, "permissions/approvals.html", {
+        "officer": officer, "page": page, "rows": rows, "filters": filters,
+        "status_choices": STATUS_CHOICES, "permission_types": PermissionType.objects.all(),
+        "regions": Region.objects.all(), "query_string": query_string,
+    })
+
+
+@officer_required
+@require_GET
+def approval_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
+    officer = request.user.officer
+    grant = grant_for_officer(officer, grant_id)
+    if grant is None:
+        raise Http404
+    history = (
+        Grant.objects.filter(user_id=grant.user_id).exclude(pk=grant.pk)
+        .select_related("permission_type", "body").order_by("-requested_at")
+    )
+    certificate = getattr(grant.user, "certificate", None)
+    return render(request, "permissions/approval_detail.html", {
+        "grant": grant, "history": history, "certificate": certificate,
+        "masked_mobile": mask_mobile(grant.user.mobile),
+        "waiting_days": (timezone.localdate() - timezone.localdate(grant.requested_at)).days,
+    })
+
+
+def _ids(request: HttpRequest) -> list[int]:
+    ids = []
+    for raw in request.POST.getlist("grant"):
+        if not raw.isdigit():
+            raise Http404
+        ids.append(int(raw))
+    return list(dict.fromkeys(ids))
+
+
+@officer_required
+@require_POST
+def approval_decide(request: HttpRequest) -> HttpResponse:
+    """Approve or reject one or many ticked requests; each is decided on its own."""
+    officer = request.user.officer
+    ids = _ids(request)
+    action = request.POST.get("action")
+    reason = (request.POST.get("reason") or "").strip()
+    back = request.POST.get("back") or ""
+    if not back.startswith("/approvals/"):
+        back = "/approvals/"
+    if action not in ("approve", "reject"):
+        messages.error(request, _("승인 또는 반려를 선택하세요."))
+        return redirect(back)
+    if not ids:
+        messages.error(request, _("처리할 신청을 선택하세요."))
+        return redirect(back)
+    # Another body's request in the list: the whole request is refused as not found.
+    in_scope = set(approval_queue_for(officer, status="all").filter(pk__in=ids)
+                   .values_list("pk", flat=True))
+    if in_scope != set(ids):
+        raise Http404
+    if action == "reject" and not reason:
+        messages.error(request, _("반려 사유를 입력하세요."))
+        return redirect(back)
+    ip = client_ip(request)
+    for grant_id in ids:
+        try:
+            if action == "approve":
+                grant = grant_approve(grant_id=grant_id, officer=officer, ip=ip)
+            else:
+                grant = grant_reject(grant_id=grant_id, officer=officer, reason=reason, ip=ip)
+        except GrantNotFound:
+            raise Http404 from None
+        except GrantError as exc:
+            messages.error(request, _("신청 #%(id)d: %(msg)s") % {"id": grant_id,
+                                                                 "msg": exc.message})
+        else:
+            messages.success(request, _("신청 #%(id)d (%(name)s, %(perm)s): %(result)s") % {
+                "id": grant.pk, "name": grant.user.name, "perm": grant.permission_type.name,
+                "result": grant.get_status_display()})
+    return redirect(back)

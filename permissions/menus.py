@@ -1,0 +1,35 @@
+"""The left '메뉴보기' tree: folders appear only while the user holds their permission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass
+class MenuItem:
+    label: str
+    url: str = ""
+    children: list[MenuItem] = field(default_factory=list)
+
+
+def vaccination_folder() -> MenuItem:
+    return MenuItem(
+        label=_("예방접종관리"),
+        children=[
+            MenuItem(label=_("예방접종관리 처음화면"), url=reverse("vaccination_home")),
+        ],
+    )
+
+
+def education_folder() -> MenuItem:
+    return MenuItem(
+        label=_("교육관리"),
+        children=[MenuItem(label=_("교육관리 처음화면"), url=reverse("education_home"))],
+    )
+
+
+# Menu area code (PermissionType.menu_area) → the folder it opens.
+FOLDERS = {"vaccination": vaccination_folder, "education": education_folder}

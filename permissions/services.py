@@ -1,0 +1,199 @@
+"""State changes of grants. Every function is one transaction with an audit row."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from institutions.models import ApprovingBody
+from kdcis.audit import audit
+from permissions.models import Grant, PermissionType
+from permissions.selectors import bodies_for
+
+
+class GrantError(Exception):
+    def __init__(self, message: str, *, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _check_body(permission_type: PermissionType, body: ApprovingBody) -> None:
+    if not bodies_for(permission_type).filter(pk=body.pk).exists():
+        raise GrantError(
+            _("'%(perm)s' 권한은 선택한 승인기관에 신청할 수 없습니다.")
+            % {"perm": permission_type.name},
+            code="wrong_body",
+        )
+
+
+def grant_request(*, user, permission_type: PermissionType, body: ApprovingBody,
+                  actor=None, ip: str | None = None) -> Grant:
+    """Ask for a permission. The database allows one open request per user and type."""
+    _check_body(permission_type, body)
+    try:
+        with transaction.atomic():
+            grant = Grant.objects.create(
+                user=user, permission_type=permission_type, body=body,
+                status=Grant.Status.REQUESTED, requested_at=timezone.now(),
+            )
+            audit(actor=actor or user, action="grant.requested", target=grant, subject=user,
+                  new={"status": grant.status, "permission": permission_type.code,
+                       "body": body.code}, ip=ip)
+    except IntegrityError:
+        raise GrantError(
+            _("'%(perm)s' 권한은 이미 신청 중이거나 승인되어 있습니다.")
+            % {"perm": permission_type.name},
+            code="already_open",
+        ) from None
+    return grant
+
+
+class GrantNotFound(Exception):
+    """The grant does not exist for this actor (another body's request looks the same)."""
+
+
+def _notify(user, text: str) -> None:
+    from kdcis.sms import send_sms
+
+    if user.mobile:
+        send_sms(to=user.mobile, text=text)
+
+
+def _locked_grant_for_officer(*, grant_id: int, officer) -> Grant:
+    grant = (
+        Grant.objects.select_for_update()
+        .select_related("permission_type", "body")
+        .filter(pk=grant_id, body_id=officer.body_id)
+        .first()
+    )
+    if grant is None:
+        raise GrantNotFound(grant_id)
+    return grant
+
+
+def _already_decided(grant: Grant) -> GrantError:
+    return GrantError(
+        _("이미 처리된 신청입니다. (현재 상태: %(status)s)") % {"status": grant.get_status_display()},
+        code="already_decided",
+    )
+
+
+def grant_approve(*, grant_id: int, officer, ip: str | None = None) -> Grant:
+    """Approve a request of the officer's own body; the first approval activates the account."""
+    from accounts.models import User
+
+    with transaction.atomic():
+        grant = _locked_grant_for_officer(grant_id=grant_id, officer=officer)
+        if grant.status != Grant.Status.REQUESTED:
+            raise _already_decided(grant)
+        user = User.objects.select_for_update().get(pk=grant.user_id)
+        now = timezone.now()
+        grant.status = Grant.Status.APPROVED
+        grant.decided_at = now
+        grant.decided_by = officer.user
+        grant.last_used_on = timezone.localdate(now)
+        grant.reason = ""
+        grant.save(update_fields=["status", "decided_at", "decided_by", "last_used_on",
+                                  "reason"])
+        audit(actor=officer.user, action="grant.approved", target=grant, subject=user,
+              old={"status": Grant.Status.REQUESTED}, new={"status": grant.status}, ip=ip)
+        if user.status == User.Status.PENDING:
+            user.status = User.Status.ACTIVE
+            user.save(update_fields=["status"])
+            audit(actor=officer.user, action="account.activated", target=user, subject=user,
+                  old={"status": User.Status.PENDING}, new={"status": user.status}, ip=ip)
+        _notify(user, _("[질병보건통합관리시스템] '%(perm)s' 권한 신청이 승인되었습니다.")
+                % {"perm": grant.permission_type.name})
+    return grant
+
+
+def grant_reject(*, grant_id: int, officer, reason: str, ip: str | None = None) -> Grant:
+    """Reject a request of the officer's own body; the reason is required and sent."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise GrantError(_("반려 사유를 입력하세요."), code="reason_required")
+    with transaction.atomic():
+        grant = _locked_grant_for_officer(grant_id=grant_id, officer=officer)
+        if grant.status != Grant.Status.REQUESTED:
+            raise _already_decided(grant)
+        grant.status = Grant.Status.REJECTED
+        grant.decided_at = timezone.now()
+        grant.decided_by = officer.user
+        grant.reason = reason[:500]
+        grant.save(update_fields=["status", "decided_at", "decided_by", "reason"])
+        audit(actor=officer.user, action="grant.rejected", target=grant, subject=grant.user,
+              old={"status": Grant.Status.REQUESTED}, new={"status": grant.status},
+              reason=grant.reason, ip=ip)
+        _notify(grant.user,
+                _("[질병보건통합관리시스템] '%(perm)s' 권한 신청이 반려되었습니다. 사유: %(reason)s")
+                % {"perm": grant.permission_type.name, "reason": grant.reason[:60]})
+    return grant
+
+
+def grant_cancel(*, grant_id: int, user, ip: str | None = None) -> Grant:
+    """The applicant withdraws their own pending request."""
+    with transaction.atomic():
+        grant = Grant.objects.select_for_update().filter(pk=grant_id, user=user).first()
+        if grant is None:
+            raise GrantNotFound(grant_id)
+        if grant.status != Grant.Status.REQUESTED:
+            raise _already_decided(grant)
+        grant.status = Grant.Status.CANCELLED
+        grant.decided_at = timezone.now()
+        grant.save(update_fields=["status", "decided_at"])
+        audit(actor=user, action="grant.cancelled", target=grant, subject=user,
+              old={"status": Grant.Status.REQUESTED}, new={"status": grant.status}, ip=ip)
+    return grant
+
+
+def grant_usage_record(*, user, area: str) -> int:
+    """Mark today's use of the user's approved grants of `area`: at most one write a day."""
+    today = timezone.localdate()
+    return (
+        Grant.objects.filter(user=user, status=Grant.Status.APPROVED,
+                             permission_type__menu_area=area)
+        .exclude(last_used_on=today)
+        .update(last_used_on=today)
+    )
+
+
+def officer_assign(*, user, body: ApprovingBody, actor=None, ip: str | None = None):
+    """Make a signed-up user the officer of one approving body; the account becomes active."""
+    from accounts.models import User
+    from permissions.models import Officer
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.status == User.Status.WITHDRAWN:
+            raise GrantError(_("탈퇴한 사용자는 담당자로 지정할 수 없습니다."), code="withdrawn")
+        officer = Officer.objects.filter(user=user).first()
+        old = {"body": officer.body.code} if officer else {}
+        if officer and officer.body_id == body.pk:
+            return officer
+        if officer:
+            officer.body = body
+            officer.save(update_fields=["body"])
+        else:
+            officer = Officer.objects.create(user=user, body=body)
+        audit(actor=actor, action="officer.assigned", target=officer, subject=user, old=old,
+              new={"body": body.code}, ip=ip)
+        if user.status == User.Status.PENDING:
+            user.status = User.Status.ACTIVE
+            user.save(update_fields=["status"])
+            audit(actor=actor, action="account.activated", target=user, subject=user,
+                  old={"status": User.Status.PENDING}, new={"status": user.status}, ip=ip)
+    return officer
+
+
+def officer_unassign(*, user, actor=None, ip: str | None = None) -> None:
+    from permissions.models import Officer
+
+    with transaction.atomic():
+        officer = Officer.objects.select_for_update().filter(user=user).first()
+        if officer is None:
+            return
+        audit(actor=actor, action="officer.unassigned", target=officer, subject=user,
+              old={"body": officer.body.code}, ip=ip)
+        officer.delete()

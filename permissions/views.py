@@ -1,0 +1,170 @@
+"""권한 부가정보, the main screen, the menu areas and the officers' approval queue."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import User
+from institutions.models import ApprovingBody
+from kdcis.ratelimit import client_ip
+from permissions.decorators import area_required
+from permissions.models import Grant, PermissionType
+from permissions.selectors import (
+    approved_areas,
+    bodies_for,
+    default_body_for,
+    grants_of,
+    requestable_types,
+)
+from permissions.services import (
+    GrantError,
+    GrantNotFound,
+    grant_cancel,
+    grant_request,
+    grant_usage_record,
+)
+
+FILTERS = {
+    "approved": gettext_lazy("승인"),
+    "requestable": gettext_lazy("신청가능"),
+    "requested": gettext_lazy("신청중"),
+    "rejected": gettext_lazy("반려"),
+    "revoked": gettext_lazy("미승인"),
+}
+
+
+def _request_rows(user) -> list[dict]:
+    rows = []
+    for ptype in requestable_types(user):
+        default = default_body_for(ptype, user.institution)
+        rows.append({"type": ptype, "checked": False, "default": default,
+                     "body_id": default.pk if default else None, "bodies": bodies_for(ptype)})
+    return rows
+
+
+def main_screen(request: HttpRequest) -> HttpResponse:
+    """Pending accounts see their requests; users without any approved permission see the
+    requestable ones with the request form directly (seed 3-2)."""
+    user = request.user
+    grants = list(grants_of(user))
+    if user.status == User.Status.PENDING and not hasattr(user, "officer"):
+        return render(request, "permissions/pending.html", {"grants": grants})
+    areas = approved_areas(user)
+    context = {
+        "grants": [g for g in grants if g.status == Grant.Status.APPROVED],
+        "open_requests": [g for g in grants if g.status == Grant.Status.REQUESTED],
+        "no_permission": not areas,
+        "rows": _request_rows(user) if not areas else [],
+    }
+    return render(request, "permissions/main.html", context)
+
+
+@login_required
+@require_GET
+def permissions_page(request: HttpRequest) -> HttpResponse:
+    """권한 부가정보: approved by default; '조회 조건' shows the other states."""
+    user = request.user
+    if user.status == User.Status.PENDING:
+        return redirect("home")
+    status = request.GET.get("status", "approved")
+    if status not in FILTERS:
+        status = "approved"
+    rows = []
+    grants = []
+    if status == "requestable":
+        rows = _request_rows(user)
+    else:
+        grants = list(grants_of(user).filter(status=status))
+    return render(request, "permissions/permissions.html", {
+        "filters": FILTERS, "status": status, "rows": rows, "grants": grants,
+    })
+
+
+@login_required
+@require_POST
+def permission_request(request: HttpRequest) -> HttpResponse:
+    """'신청' for one requestable permission, then a notice to call the approving body."""
+    user = request.user
+    if user.status not in (User.Status.ACTIVE, User.Status.PENDING):
+        raise Http404
+    ptype = PermissionType.objects.filter(code=request.POST.get("permission")).first()
+    if ptype is None:
+        messages.error(request, _("신청할 권한을 선택하세요."))
+        return redirect(_back(request))
+    body_id = request.POST.get(f"body_{ptype.code}") or ""
+    body = ApprovingBody.objects.filter(pk=body_id).first() if body_id.isdigit() else None
+    if body is None:
+        messages.error(request, _("'%(perm)s' 권한의 승인기관을 선택하세요.") % {"perm": ptype.name})
+        return redirect(_back(request))
+    try:
+        grant = grant_request(user=user, permission_type=ptype, body=body, ip=client_ip(request))
+    except GrantError as exc:
+        messages.error(request, exc.message)
+        return redirect(_back(request))
+    messages.success(request, _(
+        "'%(perm)s' 권한을 신청했습니다. 빠른 처리를 위해 승인기관(%(body)s, %(phone)s)에 "
+        "연락하세요.") % {"perm": ptype.name, "body": grant.body.name,
+                         "phone": grant.body.contact_phone})
+    return redirect(f"{_permissions_url()}?status=requested" if user.status == "active"
+                    and approved_areas(user) else "home")
+
+
+def _permissions_url() -> str:
+    from django.urls import reverse
+
+    return reverse("permissions")
+
+
+def _back(request: HttpRequest) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return "home"
+
+
+@login_required
+@require_POST
+def permission_cancel(request: HttpRequest, grant_id: int) -> HttpResponse:
+    try:
+        grant = grant_cancel(grant_id=grant_id, user=request.user, ip=client_ip(request))
+    except GrantNotFound:
+        raise Http404 from None
+    except GrantError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("'%(perm)s' 권한 신청을 취소했습니다.")
+                         % {"perm": grant.permission_type.name})
+    return redirect(_back(request))
+
+
+def _record_use(request: HttpRequest, area: str) -> None:
+    """One write per grant per day at most: the session remembers today's mark."""
+    key = f"used:{area}"
+    today = timezone.localdate().isoformat()
+    if request.session.get(key) != today:
+        grant_usage_record(user=request.user, area=area)
+        request.session[key] = today
+
+
+@require_GET
+@area_required("vaccination")
+def vaccination_home(request: HttpRequest) -> HttpResponse:
+    _record_use(request, "vaccination")
+    return render(request, "permissions/vaccination_home.html")
+
+
+@require_GET
+@area_required("education")
+def education_home(request: HttpRequest) -> HttpResponse:
+    _record_use(request, "education")
+    return render(request, "permissions/education_home.html")
+

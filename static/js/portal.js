@@ -1,0 +1,120 @@
+/* Portal behaviour: progressive enhancement only; every page works without it. */
+(function () {
+  "use strict";
+
+  function onReady(fn) {
+    if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
+  }
+
+  // Dialogs: [data-dialog-open=ID] shows the element with that id; [data-dialog-close] hides it.
+  function wireDialogs() {
+    var lastOpener = null;
+    document.querySelectorAll("[data-dialog-open]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var dialog = document.getElementById(button.getAttribute("data-dialog-open"));
+        if (!dialog) { return; }
+        lastOpener = button;
+        dialog.hidden = false;
+        var first = dialog.querySelector("input:not([type=hidden]), button");
+        if (first) { first.focus(); }
+      });
+    });
+    document.querySelectorAll("[data-dialog-close]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var dialog = button.closest("[role=dialog]");
+        if (dialog) { dialog.hidden = true; }
+        if (lastOpener) { lastOpener.focus(); }
+      });
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") { return; }
+      document.querySelectorAll("[role=dialog]:not([hidden])").forEach(function (d) { d.hidden = true; });
+      if (lastOpener) { lastOpener.focus(); }
+    });
+    // A server-side error for the dialog's form: show the dialog again with it.
+    document.querySelectorAll("[role=dialog] [data-cert-error]").forEach(function (el) {
+      if (el.textContent.trim()) { el.closest("[role=dialog]").hidden = false; }
+    });
+  }
+
+  // The 3-minute code countdown.
+  function wireCountdowns() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var end = Date.parse(el.getAttribute("data-countdown"));
+      if (isNaN(end)) { return; }
+      function tick() {
+        var left = Math.max(0, Math.round((end - Date.now()) / 1000));
+        var m = Math.floor(left / 60), s = left % 60;
+        el.textContent = left > 0 ? ("남은 시간 " + m + ":" + (s < 10 ? "0" : "") + s) : "인증 시간이 지났습니다. 인증번호를 다시 받으세요.";
+        el.classList.toggle("expired", left === 0);
+        if (left > 0) { window.setTimeout(tick, 1000); }
+      }
+      tick();
+    });
+  }
+
+  // '중복검사' as a live check; the form's own button still works without script.
+  function wireIdCheck() {
+    var input = document.querySelector("[data-check-id-url]");
+    var button = document.querySelector("[data-check-id]");
+    var result = document.getElementById("username-result");
+    if (!input || !button || !result) { return; }
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
+      var url = input.getAttribute("data-check-id-url") + "?username=" + encodeURIComponent(input.value);
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          result.textContent = data.message;
+          result.className = data.ok ? "success" : "error";
+          input.setAttribute("aria-invalid", data.ok ? "false" : "true");
+        })
+        .catch(function () { button.form.requestSubmit(button); });
+    });
+  }
+
+  // Approving-body picker: a search box filters the options by region or name.
+  function wirePickers() {
+    document.querySelectorAll("[data-body-picker]").forEach(function (picker) {
+      var filter = picker.querySelector("[data-picker-filter]");
+      var select = picker.querySelector("[data-picker-select]");
+      if (!filter || !select) { return; }
+      filter.hidden = false;
+      filter.addEventListener("input", function () {
+        var q = filter.value.trim();
+        select.querySelectorAll("option[data-search]").forEach(function (opt) {
+          var hit = !q || opt.getAttribute("data-search").indexOf(q) !== -1;
+          opt.hidden = !hit;
+          opt.disabled = !hit && !opt.selected;
+        });
+        select.querySelectorAll("optgroup").forEach(function (group) {
+          group.hidden = !group.querySelector("option:not([hidden])");
+        });
+      });
+    });
+  }
+
+  // A double click sends a form once.
+  function wireOnce() {
+    document.querySelectorAll("form").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.dataset.sending === "1" && form.querySelector("[data-once]")) { event.preventDefault(); return; }
+        form.dataset.sending = "1";
+        window.setTimeout(function () { form.dataset.sending = ""; }, 5000);
+      });
+    });
+  }
+
+  // Confirmation for destructive buttons.
+  function wireConfirm() {
+    document.querySelectorAll("[data-confirm]").forEach(function (el) {
+      el.addEventListener("click", function (event) {
+        if (!window.confirm(el.getAttribute("data-confirm"))) { event.preventDefault(); }
+      });
+    });
+  }
+
+  onReady(function () {
+    wireDialogs(); wireCountdowns(); wireIdCheck(); wirePickers(); wireOnce(); wireConfirm();
+  });
+})();

@@ -1,0 +1,38 @@
+import datetime as dt
+
+import pytest
+
+from kdcis import ratelimit
+from kdcis.audit import audit
+from kdcis.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_audit_rows_refer_to_users_by_their_pseudonym(personas):
+    event = audit(actor=personas.oscar, action="test.action", target=personas.alice,
+                  subject=personas.alice, new={"status": "x"}, reason="why", ip="127.0.0.1")
+    event.refresh_from_db()
+    assert event.actor_ref == str(personas.oscar.ref)
+    assert event.subject_ref == str(personas.alice.ref)
+    assert event.target_type == "accounts.user"
+    assert personas.alice.username not in str(event.new)
+
+
+def test_signup_writes_audit_rows_without_personal_data(personas):
+    events = AuditEvent.objects.filter(subject_ref=str(personas.alice.ref))
+    assert events.filter(action="account.signup").exists()
+    assert events.filter(action="grant.requested").count() == 2
+    for event in events:
+        blob = f"{event.old} {event.new} {event.reason}"
+        assert personas.alice.username not in blob
+        assert personas.alice.name not in blob
+        assert personas.alice.mobile not in blob
+
+
+def test_rate_limit_counts_per_window():
+    now = dt.datetime(2026, 11, 26, 10, 0, 5, tzinfo=dt.UTC)
+    results = [ratelimit.hit("k", limit=3, window_seconds=60, now=now) for _ in range(4)]
+    assert results == [True, True, True, False]
+    later = now + dt.timedelta(seconds=60)
+    assert ratelimit.hit("k", limit=3, window_seconds=60, now=later)
