@@ -97,5 +97,5 @@ def office_phone_error(value: str) -> str | None:
     if not value.isdigit():
         return str(_("기관(부서) 전화번호는 숫자만 입력하세요."))
     if not is_landline(value):
-        return str(_("지역번호를 포함한 올바른 전화번호를 입력하세요. (예: 0212345678)"))
+        return str(_("지역번호를 포함한 올바른 전화번호를 입력하세요. (예: 0221483500)"))
     return None

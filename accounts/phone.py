@@ -94,8 +94,12 @@ def phone_code_send(*, session_key: str, phone: str, ip: str, purpose: str = "si
 
 def phone_code_check(*, session_key: str, phone: str, code: str, purpose: str = "signup",
                      ip: str = "") -> PhoneVerification:
-    """Check a typed code; five wrong tries void it. Returns the verified record."""
+    """Check a typed code; five wrong tries void it. Returns the verified record.
+
+    A wrong try is committed before the error is raised, so the count survives.
+    """
     now = timezone.now()
+    error: PhoneVerificationError | None = None
     with transaction.atomic():
         verification = (
             PhoneVerification.objects.select_for_update()
@@ -118,29 +122,31 @@ def phone_code_check(*, session_key: str, phone: str, code: str, purpose: str = 
                 _("인증 시간이 지났습니다. 인증번호를 다시 받으세요."), code="expired"
             )
         salt, _sep, digest = verification.code_hash.partition("$")
-        if not hmac.compare_digest(digest, _hash(code.strip(), salt)):
-            verification.attempts += 1
-            if verification.attempts >= settings.PHONE_CODE_MAX_TRIES:
-                verification.voided = True
-            verification.save(update_fields=["attempts", "voided"])
-            audit(actor=verification.user, action="phone.code_wrong", target=verification,
-                  new={"attempts": verification.attempts}, ip=ip or None)
-            if verification.voided:
-                raise PhoneVerificationError(
-                    _("인증번호를 %(n)d회 잘못 입력하여 더 이상 사용할 수 없습니다. "
-                      "인증번호를 다시 받으세요.") % {"n": settings.PHONE_CODE_MAX_TRIES},
-                    code="voided",
-                )
+        if hmac.compare_digest(digest, _hash(code.strip(), salt)):
+            verification.verified_at = now
+            verification.save(update_fields=["verified_at"])
+            audit(actor=verification.user, action="phone.verified", target=verification,
+                  ip=ip or None)
+            return verification
+        verification.attempts += 1
+        if verification.attempts >= settings.PHONE_CODE_MAX_TRIES:
+            verification.voided = True
+        verification.save(update_fields=["attempts", "voided"])
+        audit(actor=verification.user, action="phone.code_wrong", target=verification,
+              new={"attempts": verification.attempts}, ip=ip or None)
+        if verification.voided:
+            error = PhoneVerificationError(
+                _("인증번호를 %(n)d회 잘못 입력하여 더 이상 사용할 수 없습니다. "
+                  "인증번호를 다시 받으세요.") % {"n": settings.PHONE_CODE_MAX_TRIES},
+                code="voided",
+            )
+        else:
             left = settings.PHONE_CODE_MAX_TRIES - verification.attempts
-            raise PhoneVerificationError(
+            error = PhoneVerificationError(
                 _("인증번호가 일치하지 않습니다. (남은 입력 횟수: %(left)d회)") % {"left": left},
                 code="wrong",
             )
-        verification.verified_at = now
-        verification.save(update_fields=["verified_at"])
-        audit(actor=verification.user, action="phone.verified", target=verification,
-              ip=ip or None)
-    return verification
+    raise error
 
 
 def verified_phone(*, verification_id: int | None, session_key: str, phone: str,

@@ -148,7 +148,7 @@ def personas(reference_data, make_verified):
             perms.append(RequestedPermission(permission_type=education, body=central))
         return signup_submit(
             certificate=cert, name=cert.name, username=username, institution=inst,
-            mobile=mobile, office_phone="0212345678", consent_at=timezone.now(),
+            mobile=mobile, office_phone="0221483500", consent_at=timezone.now(),
             consent_version=settings.CONSENT_NOTICE_VERSION, permissions=perms)
 
     def staff(username, name):

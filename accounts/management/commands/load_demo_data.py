@@ -180,9 +180,9 @@ class Command(BaseCommand):
 
     def _write_summary(self, admin_otp_url: str) -> None:
         lines = ["Demo certificates (var/demo/, pick them in the certificate dialog):"]
-        for username, cn, password, _m, role, extra in PERSONAS:
+        for username, _cn, password, _m, role, extra in PERSONAS:
             lines.append(f"  {username}.p12  password {password}  ({role} {extra})")
-        for name, cn, password, kind in UNREGISTERED:
+        for name, _cn, password, kind in UNREGISTERED:
             lines.append(f"  {name}.p12  password {password}  (not signed up; {kind})")
         lines += [
             "National admin: /admin/  user admin  password demo-admin-password-2026",
