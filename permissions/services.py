@@ -61,13 +61,20 @@ def _notify(user, text: str) -> None:
         send_sms(to=user.mobile, text=text)
 
 
-def _locked_grant_for_officer(*, grant_id: int, officer) -> Grant:
-    grant = (
-        Grant.objects.select_for_update()
-        .select_related("permission_type", "body")
-        .filter(pk=grant_id, body_id=officer.body_id)
-        .first()
-    )
+def _decider(officer, admin):
+    """Who decides: an officer (scoped to their body) or a national admin (any body)."""
+    if officer is not None:
+        return officer.user, officer.body_id
+    if admin is not None and admin.is_superuser:
+        return admin, None
+    raise GrantNotFound("no decider")
+
+
+def _locked_grant(*, grant_id: int, body_id: int | None) -> Grant:
+    qs = Grant.objects.select_for_update().select_related("permission_type", "body")
+    if body_id is not None:
+        qs = qs.filter(body_id=body_id)
+    grant = qs.filter(pk=grant_id).first()
     if grant is None:
         raise GrantNotFound(grant_id)
     return grant
@@ -80,50 +87,55 @@ def _already_decided(grant: Grant) -> GrantError:
     )
 
 
-def grant_approve(*, grant_id: int, officer, ip: str | None = None) -> Grant:
-    """Approve a request of the officer's own body; the first approval activates the account."""
+def grant_approve(*, grant_id: int, officer=None, admin=None, ip: str | None = None) -> Grant:
+    """Approve a request of the officer's own body (or, for a national admin in the admin,
+    any body's); the first approval activates the account."""
     from accounts.models import User
 
+    decider, body_id = _decider(officer, admin)
     with transaction.atomic():
-        grant = _locked_grant_for_officer(grant_id=grant_id, officer=officer)
+        grant = _locked_grant(grant_id=grant_id, body_id=body_id)
         if grant.status != Grant.Status.REQUESTED:
             raise _already_decided(grant)
         user = User.objects.select_for_update().get(pk=grant.user_id)
         now = timezone.now()
         grant.status = Grant.Status.APPROVED
         grant.decided_at = now
-        grant.decided_by = officer.user
+        grant.decided_by = decider
         grant.last_used_on = timezone.localdate(now)
         grant.reason = ""
         grant.save(update_fields=["status", "decided_at", "decided_by", "last_used_on",
                                   "reason"])
-        audit(actor=officer.user, action="grant.approved", target=grant, subject=user,
+        audit(actor=decider, action="grant.approved", target=grant, subject=user,
               old={"status": Grant.Status.REQUESTED}, new={"status": grant.status}, ip=ip)
         if user.status == User.Status.PENDING:
             user.status = User.Status.ACTIVE
             user.save(update_fields=["status"])
-            audit(actor=officer.user, action="account.activated", target=user, subject=user,
+            audit(actor=decider, action="account.activated", target=user, subject=user,
                   old={"status": User.Status.PENDING}, new={"status": user.status}, ip=ip)
         _notify(user, _("[질병보건통합관리시스템] '%(perm)s' 권한 신청이 승인되었습니다.")
                 % {"perm": grant.permission_type.name})
     return grant
 
 
-def grant_reject(*, grant_id: int, officer, reason: str, ip: str | None = None) -> Grant:
-    """Reject a request of the officer's own body; the reason is required and sent."""
+def grant_reject(*, grant_id: int, reason: str, officer=None, admin=None,
+                 ip: str | None = None) -> Grant:
+    """Reject a request of the officer's own body (or any, for a national admin); the reason
+    is required and sent to the applicant."""
     reason = (reason or "").strip()
     if not reason:
         raise GrantError(_("반려 사유를 입력하세요."), code="reason_required")
+    decider, body_id = _decider(officer, admin)
     with transaction.atomic():
-        grant = _locked_grant_for_officer(grant_id=grant_id, officer=officer)
+        grant = _locked_grant(grant_id=grant_id, body_id=body_id)
         if grant.status != Grant.Status.REQUESTED:
             raise _already_decided(grant)
         grant.status = Grant.Status.REJECTED
         grant.decided_at = timezone.now()
-        grant.decided_by = officer.user
+        grant.decided_by = decider
         grant.reason = reason[:500]
         grant.save(update_fields=["status", "decided_at", "decided_by", "reason"])
-        audit(actor=officer.user, action="grant.rejected", target=grant, subject=grant.user,
+        audit(actor=decider, action="grant.rejected", target=grant, subject=grant.user,
               old={"status": Grant.Status.REQUESTED}, new={"status": grant.status},
               reason=grant.reason, ip=ip)
         _notify(grant.user,
