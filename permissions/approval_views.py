@@ -42,6 +42,12 @@ def _filters(request: HttpRequest) -> dict:
     }
 
 
+def _approver_kind(officer) -> str:
+    if officer.body.kind == officer.body.Kind.CENTRAL:
+        return PermissionType.Approver.CENTRAL
+    return PermissionType.Approver.HEALTH_CENTER
+
+
 def _is_date(value) -> bool:
     try:
         return bool(value) and parse_date(value) is not None
@@ -65,7 +71,8 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
                               for k, v in filters.items() if v})
     return render(request, "permissions/approvals.html", {
         "officer": officer, "page": page, "rows": rows, "filters": filters,
-        "status_choices": STATUS_CHOICES, "permission_types": PermissionType.objects.all(),
+        "status_choices": STATUS_CHOICES,
+        "permission_types": PermissionType.objects.filter(approver=_approver_kind(officer)),
         "regions": Region.objects.all(), "query_string": query_string,
     })
 
