@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.certificates import VerifiedCertificate
@@ -194,4 +195,54 @@ def staff_account_create(*, certificate: VerifiedCertificate, username: str, mob
         CertificateBinding.objects.create(user=user, **_binding_fields(certificate))
         audit(actor=actor, action="account.created_by_admin", target=user, subject=user,
               new={"status": user.status})
+    return user
+
+
+def account_withdraw(*, user: User, ip: str | None = None) -> User:
+    """탈퇴: erase the person at once, keep the institution's data and a pseudonymous trace.
+
+    Deletes every grant, the certificate binding, consents, phone verifications, staff roles
+    and the SMS messages to their number; blanks every personal field; renames the account
+    to its pseudonym so the same ID and certificate can sign up again at once. Changing the
+    password hash ends every session of the user on every device.
+    """
+    from accounts.models import PhoneVerification
+    from kdcis.models import AuditEvent, SmsMessage
+    from permissions.models import Grant, Officer
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.status == User.Status.WITHDRAWN:
+            return user
+        mobile = user.mobile
+        old_status = user.status
+        Grant.objects.filter(user=user).delete()
+        Officer.objects.filter(user=user).delete()
+        CertificateBinding.objects.filter(user=user).delete()
+        Consent.objects.filter(user=user).delete()
+        PhoneVerification.objects.filter(user=user).delete()
+        if mobile:
+            PhoneVerification.objects.filter(phone=mobile).delete()
+            SmsMessage.objects.filter(to=mobile).delete()
+        # The trail keeps the pseudonym only: drop the network addresses tied to the person.
+        AuditEvent.objects.filter(subject_ref=str(user.ref)).update(ip=None)
+        AuditEvent.objects.filter(actor=user).update(ip=None)
+        user.username = f"withdrawn-{user.ref}"
+        user.name = ""
+        user.first_name = ""
+        user.last_name = ""
+        user.email = ""
+        user.mobile = ""
+        user.office_phone = ""
+        user.institution = None
+        user.is_helpdesk = False
+        user.is_staff = False
+        user.is_superuser = False
+        user.is_active = False
+        user.status = User.Status.WITHDRAWN
+        user.withdrawn_at = timezone.now()
+        user.set_unusable_password()
+        user.save()
+        audit(actor=user, action="account.withdrawn", target=user, subject=user,
+              old={"status": old_status}, new={"status": user.status})
     return user

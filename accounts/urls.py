@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import helpdesk_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -8,6 +8,11 @@ urlpatterns = [
     path("login/renewed-certificate/", views.rebind, name="rebind"),
     path("logout/", views.logout_view, name="logout"),
     path("me/", views.me, name="me"),
+    path("me/withdraw/", views.withdraw, name="withdraw"),
+    path("helpdesk/", helpdesk_views.helpdesk_search_view, name="helpdesk"),
+    path("helpdesk/users/<int:pk>/", helpdesk_views.helpdesk_user, name="helpdesk_user"),
+    path("helpdesk/institutions/<int:pk>/", helpdesk_views.helpdesk_institution,
+         name="helpdesk_institution"),
     path("signup/", views.signup_start, name="signup"),
     path("signup/consent/", views.signup_consent, name="signup_consent"),
     path("signup/certificate/", views.signup_certificate, name="signup_certificate"),

@@ -501,6 +501,7 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
                 )
             except SignupError as exc:
                 if exc.code == "username_taken" and _is_own_submission(draft, state):
+                    wizard.save_draft(request.session, draft)
                     return redirect("signup_done")
                 error = exc.message
                 if exc.field == "username":
@@ -515,8 +516,8 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
                     messages.error(request, exc.message)
                     return redirect("signup_certificate")
             else:
-                draft["submitted_user_id"] = user.pk
-                wizard.save_draft(request.session, draft)
+                # Keep nothing personal in the session once the account holds it.
+                wizard.save_draft(request.session, {"submitted_user_id": user.pk})
                 return redirect("signup_done")
     return render(request, "accounts/signup/permissions.html", _step_context(
         "permissions", rows=_permission_rows(draft, institution), institution=institution,
@@ -526,9 +527,14 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
 
 def _is_own_submission(draft: dict, state: dict) -> bool:
     """A double click: the ID now exists and is bound to this draft's certificate."""
-    return CertificateBinding.objects.filter(
+    binding = CertificateBinding.objects.filter(
         user__username=state.get("username"), fingerprint=draft["certificate"]["fingerprint"]
-    ).exists()
+    ).first()
+    if binding is None:
+        return False
+    draft.clear()
+    draft["submitted_user_id"] = binding.user_id
+    return True
 
 
 def _regions():
@@ -573,3 +579,29 @@ def me(request: HttpRequest) -> HttpResponse:
         "grants": user.grants.select_related("permission_type", "body", "body__region"),
         "mobile": format_phone(user.mobile), "office_phone": format_phone(user.office_phone),
     })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdraw(request: HttpRequest) -> HttpResponse:
+    """탈퇴: explained, then confirmed by a fresh signature of the bound certificate."""
+    from accounts.services import account_withdraw
+
+    user = request.user
+    error = ""
+    if request.method == "POST":
+        try:
+            cert = verify_posted_certificate(request, "withdraw")
+        except _PostedCertificateError as exc:
+            error = exc.message
+        else:
+            binding = getattr(user, "certificate", None)
+            if binding is None or binding.fingerprint != cert.fingerprint:
+                error = _("등록된 본인의 인증서로 서명해야 탈퇴할 수 있습니다.")
+            else:
+                account_withdraw(user=user, ip=client_ip(request))
+                logout(request)
+                return render(request, "accounts/withdrawn.html")
+    return render(request, "accounts/withdraw.html", {
+        "challenge": issue_challenge(request.session, "withdraw"), "error": error,
+    }, status=400 if error else 200)

@@ -21,6 +21,8 @@ def _nav(request) -> dict:
     nav["show_permissions_link"] = bool(areas)
     if hasattr(user, "officer"):
         nav["staff_links"].append(MenuItem(label=_("권한 승인 관리"), url=reverse("approvals")))
+    if user.is_helpdesk:
+        nav["staff_links"].append(MenuItem(label=_("헬프데스크"), url=reverse("helpdesk")))
     return nav
 
 

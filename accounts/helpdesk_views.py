@@ -1,0 +1,136 @@
+"""Helpdesk (1644-1407): find users, see their history, reveal a field with a reason."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.models import User
+from accounts.selectors import helpdesk_search
+from institutions.models import Institution
+from kdcis.audit import audit
+from kdcis.models import AuditEvent
+from kdcis.phones import format_phone, mask_mobile, mask_name
+from kdcis.ratelimit import client_ip
+from permissions.models import Grant
+
+REVEALABLE = {
+    "name": gettext_lazy("이름"), "mobile": gettext_lazy("휴대폰번호"),
+    "office_phone": gettext_lazy("기관(부서) 전화번호"),
+}
+
+
+def helpdesk_required(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_helpdesk or request.user.status == User.Status.WITHDRAWN:
+            return render(request, "kdcis/403.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@helpdesk_required
+@require_GET
+def helpdesk_search_view(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "")
+    kind, qs = helpdesk_search(q)
+    page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    rows = [{"user": u, "name": mask_name(u.name), "mobile": mask_mobile(u.mobile)}
+            for u in page.object_list]
+    if kind:
+        # Who looked up what kind of query; the query itself is personal data and stays out.
+        audit(actor=request.user, action="helpdesk.searched", target_type="user_search",
+              target_id="-", new={"kind": kind, "results": page.paginator.count},
+              ip=client_ip(request))
+    from django.utils.http import urlencode
+
+    return render(request, "accounts/helpdesk/search.html", {
+        "q": " ".join(q.split())[:60], "rows": rows, "page": page, "searched": bool(kind),
+        "query_string": urlencode({"q": q}) if q else "",
+    })
+
+
+def _target(pk: int) -> User:
+    user = (User.objects.exclude(status=User.Status.WITHDRAWN)
+            .select_related("institution", "institution__type", "institution__jurisdiction")
+            .filter(pk=pk).first())
+    if user is None:
+        raise Http404
+    return user
+
+
+@helpdesk_required
+@require_http_methods(["GET", "POST"])
+def helpdesk_user(request: HttpRequest, pk: int) -> HttpResponse:
+    """A user's status, permissions, history and pending decisions; 'reveal' one field."""
+    target = _target(pk)
+    revealed: dict[str, str] = {}
+    error = ""
+    ip = client_ip(request)
+    if request.method == "POST":
+        field = request.POST.get("field", "")
+        reason = " ".join((request.POST.get("reason") or "").split())[:300]
+        if field not in REVEALABLE:
+            error = _("확인할 항목을 선택하세요.")
+        elif not reason:
+            error = _("개인정보를 확인하는 사유를 입력하세요.")
+        else:
+            value = getattr(target, field)
+            revealed[field] = format_phone(value) if field != "name" else value
+            audit(actor=request.user, action="helpdesk.revealed", target=target,
+                  subject=target, new={"field": field}, reason=reason, ip=ip)
+    else:
+        audit(actor=request.user, action="helpdesk.viewed", target=target, subject=target,
+              ip=ip)
+    grants = (Grant.objects.filter(user=target)
+              .select_related("permission_type", "body", "body__region")
+              .order_by("-requested_at"))
+    timeline = AuditEvent.objects.filter(subject_ref=str(target.ref)).exclude(
+        action__startswith="helpdesk.")[:200]
+    return render(request, "accounts/helpdesk/user.html", {
+        "target": target, "grants": grants, "timeline": timeline,
+        "pending": [g for g in grants if g.status == Grant.Status.REQUESTED],
+        "masked": {"name": mask_name(target.name), "mobile": mask_mobile(target.mobile),
+                   "office_phone": mask_mobile(target.office_phone)},
+        "revealed": revealed, "revealable": REVEALABLE, "error": error,
+        "certificate": getattr(target, "certificate", None),
+    }, status=400 if error else 200)
+
+
+@helpdesk_required
+@require_http_methods(["GET", "POST"])
+def helpdesk_institution(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct an institution's name or address on request, with a reason (audited)."""
+    from institutions.services import InstitutionError, institution_correct
+
+    institution = Institution.objects.filter(pk=pk).select_related("type").first()
+    if institution is None:
+        raise Http404
+    error = ""
+    values = {"name": institution.name, "postcode": institution.postcode,
+              "address": institution.address, "reason": ""}
+    if request.method == "POST":
+        values = {k: " ".join((request.POST.get(k) or "").split()) for k in values}
+        try:
+            institution_correct(institution=institution, name=values["name"],
+                                postcode=values["postcode"], address=values["address"],
+                                reason=values["reason"], actor=request.user, ip=client_ip(request))
+        except InstitutionError as exc:
+            error = exc.message
+        else:
+            messages.success(request, _("기관 정보를 수정했습니다."))
+            return redirect("helpdesk_institution", pk=institution.pk)
+    return render(request, "accounts/helpdesk/institution.html", {
+        "institution": institution, "values": values, "error": error,
+    }, status=400 if error else 200)

@@ -1,0 +1,83 @@
+"""Helpdesk lookups: masked results, audited views and reveals, scoped corrections."""
+
+from html import unescape
+
+import pytest
+
+from kdcis.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def text(response) -> str:
+    return unescape(response.content.decode())
+
+
+HELPDESK_PAGES = ["/helpdesk/", "/helpdesk/users/{alice}/", "/helpdesk/institutions/{inst}/"]
+
+
+def urls(personas):
+    return [u.format(alice=personas.alice.pk, inst=personas.alice.institution_id)
+            for u in HELPDESK_PAGES]
+
+
+def test_anonymous_is_sent_to_login(client, personas):
+    for url in urls(personas):
+        assert client.get(url).url.startswith("/login/")
+
+
+@pytest.mark.parametrize("who", ["alice", "oscar", "carl"])
+def test_applicants_and_officers_are_refused(client, personas, who):
+    client.force_login(getattr(personas, who))
+    for url in urls(personas):
+        assert client.get(url).status_code == 403
+
+
+def test_a_national_admin_without_the_role_is_refused(client, personas):
+    from accounts.models import User
+
+    admin = User.objects.create_superuser(username="root02", password="x" * 16)
+    client.force_login(admin)
+    assert client.get("/helpdesk/").status_code == 403
+
+
+@pytest.mark.parametrize("query", ["김앨리", "alice01", "010-1111-2222", "01011112222",
+                                   "종로연세", "11110101"])
+def test_the_helpdesk_finds_users_by_name_id_phone_or_institution(client, personas, query):
+    client.force_login(personas.hana)
+    page = text(client.get("/helpdesk/", {"q": query}))
+    assert "김*리" in page and "010-****-2222" in page
+    assert "김앨리" not in page.replace('value="김앨리"', "")
+    assert "01011112222" not in page.replace('value="01011112222"', "")
+
+
+def test_every_lookup_is_audited_without_the_query(client, personas):
+    client.force_login(personas.hana)
+    client.get("/helpdesk/", {"q": "김앨리"})
+    event = AuditEvent.objects.get(action="helpdesk.searched")
+    assert event.actor == personas.hana and event.new["kind"] == "name"
+    assert "김앨리" not in str(event.new)
+    client.get(f"/helpdesk/users/{personas.alice.pk}/")
+    viewed = AuditEvent.objects.get(action="helpdesk.viewed")
+    assert viewed.subject_ref == str(personas.alice.ref)
+
+
+def test_the_user_page_shows_history_and_who_must_decide(client, personas):
+    client.force_login(personas.hana)
+    page = text(client.get(f"/helpdesk/users/{personas.alice.pk}/"))
+    assert "처리 대기 중인 신청" in page and "종로구보건소" in page
+    assert "질병관리청 예방접종관리과" in page
+    assert "account.signup" in page and "grant.requested" in page
+    assert "010-****-2222" in page and "01011112222" not in page
+
+
+def test_reveal_needs_a_reason_and_is_audited(client, personas):
+    client.force_login(personas.hana)
+    url = f"/helpdesk/users/{personas.alice.pk}/"
+    refused = client.post(url, {"field": "mobile", "reason": ""})
+    assert refused.status_code == 400 and "사유를 입력하세요" in text(refused)
+    page = text(client.post(url, {"field": "mobile", "reason": "본인 요청 전화 확인"}))
+    assert "010-1111-2222" in page
+    event = AuditEvent.objects.get(action="helpdesk.revealed")
+    assert event.reason == "본인 요청 전화 확인" and event.new == {"field": "mobile"}
+    assert client.post(url, {"field": "password", "reason": "x"}).status_code == 400

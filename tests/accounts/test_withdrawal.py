@@ -1,0 +1,125 @@
+"""탈퇴: the person is erased at once; the institution's data stays; rejoining works."""
+
+import hashlib
+from html import unescape
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test import Client
+
+from accounts.models import User
+from kdcis.models import AuditEvent
+from permissions.models import Grant
+from permissions.services import grant_approve
+from tests.accounts.helpers import complete_profile, post_certificate
+
+pytestmark = pytest.mark.django_db
+
+
+def bind(user, issued):
+    binding = user.certificate
+    binding.fingerprint = hashlib.sha256(issued.der).hexdigest()
+    binding.save()
+
+
+def every_stored_text() -> str:
+    """Every value of every row of every table, sessions decoded, as one string."""
+    chunks = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')
+            for row in cursor.fetchall():
+                chunks.append(" ".join(str(v) for v in row))
+    for session in Session.objects.all():
+        chunks.append(str(session.get_decoded()))
+    return "\n".join(chunks)
+
+
+def active_alice(personas, test_pki):
+    grant = Grant.objects.get(user=personas.alice, permission_type__code="vaccination_user")
+    grant_approve(grant_id=grant.pk, officer=personas.oscar.officer)
+    issued = test_pki.issue("김앨리()0010041200805281999999")
+    bind(personas.alice, issued)
+    personas.alice.refresh_from_db()
+    return issued
+
+
+def test_my_info_shows_my_data_and_the_withdraw_button(client, personas, test_pki):
+    active_alice(personas, test_pki)
+    client.force_login(personas.alice)
+    text = unescape(client.get("/me/").content.decode())
+    for value in ("김앨리", "alice01", "종로연세의원", "010-1111-2222", "예방접종관리 User", "탈퇴"):
+        assert value in text
+    page = unescape(client.get("/me/withdraw/").content.decode())
+    assert "즉시 삭제되는 정보" in page and "그대로 남는 정보" in page
+    assert "소속기관이 변경된 경우에도 탈퇴 후 재가입" in page
+
+
+def test_withdrawal_needs_a_fresh_signature_of_the_bound_certificate(client, personas,
+                                                                    test_pki):
+    active_alice(personas, test_pki)
+    client.force_login(personas.alice)
+    other = test_pki.issue("김앨리()0010041200805281888888")
+    response = post_certificate(client, "/me/withdraw/", other)
+    assert response.status_code == 400
+    assert "본인의 인증서로 서명해야" in unescape(response.content.decode())
+    assert User.objects.get(pk=personas.alice.pk).status == "active"
+
+
+def test_withdrawal_erases_the_person_from_every_table_and_keeps_the_institution(
+        client, personas, test_pki):
+    issued = active_alice(personas, test_pki)
+    alice = personas.alice
+    institution = alice.institution
+    before = (institution.name, institution.address, institution.number)
+    secrets = (alice.username, alice.name, alice.mobile, "0221483500")
+    client.force_login(alice)
+    client.get("/vaccination/")
+    response = post_certificate(client, "/me/withdraw/", issued)
+    assert "탈퇴가 완료되었습니다" in unescape(response.content.decode())
+    text = every_stored_text()
+    for value in secrets[:3]:
+        assert value not in text, f"{value!r} is still stored somewhere"
+    alice.refresh_from_db()
+    assert alice.status == "withdrawn" and alice.username.startswith("withdrawn-")
+    assert not Grant.objects.filter(user=alice).exists()
+    assert not hasattr(User.objects.get(pk=alice.pk), "certificate") or not \
+        User.objects.filter(pk=alice.pk, certificate__isnull=False).exists()
+    institution.refresh_from_db()
+    assert (institution.name, institution.address, institution.number) == before
+    assert AuditEvent.objects.filter(action="account.withdrawn",
+                                     subject_ref=str(alice.ref)).exists()
+
+
+def test_withdrawal_ends_every_session_on_every_device(client, personas, test_pki):
+    issued = active_alice(personas, test_pki)
+    other_device = Client()
+    other_device.force_login(personas.alice)
+    assert "로그아웃" in other_device.get("/").content.decode()
+    client.force_login(personas.alice)
+    post_certificate(client, "/me/withdraw/", issued)
+    assert other_device.get("/me/").status_code == 302
+    assert "인증서 로그인" in unescape(other_device.get("/").content.decode())
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_same_certificate_and_id_can_sign_up_again_at_once(client, personas, test_pki):
+    issued = active_alice(personas, test_pki)
+    institution = personas.alice.institution
+    client.force_login(personas.alice)
+    post_certificate(client, "/me/withdraw/", issued)
+    fresh = Client()
+    fresh.post("/signup/consent/", {"agree": "on"})
+    assert post_certificate(fresh, "/signup/certificate/", issued).url == "/signup/profile/"
+    assert complete_profile(fresh, username="alice01", mobile="01011112222",
+                            institution_number=institution.number).url == (
+        "/signup/permissions/")
+    from institutions.models import ApprovingBody
+
+    jongno = ApprovingBody.objects.get(code="HC-11110-1")
+    fresh.post("/signup/permissions/", {"perm_vaccination_user": "on",
+                                        "body_vaccination_user": str(jongno.pk)})
+    again = User.objects.get(username="alice01")
+    assert again.pk != personas.alice.pk and again.institution == institution
+    assert again.certificate.fingerprint == hashlib.sha256(issued.der).hexdigest()
