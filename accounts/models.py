@@ -21,7 +21,8 @@ class User(AbstractUser):
         WITHDRAWN = "withdrawn", _("탈퇴")
 
     ref = models.UUIDField(_("가명 참조"), default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(_("이름"), max_length=60, blank=True)
+    # db_index: on PostgreSQL this also builds the pattern index for prefix searches.
+    name = models.CharField(_("이름"), max_length=60, blank=True, db_index=True)
     status = models.CharField(
         _("상태"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -39,7 +40,6 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("사용자")
         verbose_name_plural = _("사용자")
-        indexes = [models.Index(fields=["name"])]
 
     def __str__(self) -> str:
         return self.username
