@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
@@ -63,17 +64,22 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     qs = approval_queue_for(officer, **filters)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     today = timezone.localdate()
-    rows = [{
-        "grant": g, "masked_mobile": mask_mobile(g.user.mobile),
-        "waiting_days": (today - timezone.localdate(g.requested_at)).days,
-    } for g in page.object_list]
+    rows = []
+    for g in page.object_list:
+        local = timezone.localtime(g.requested_at)
+        rows.append({
+            "grant": g, "masked_mobile": mask_mobile(g.user.mobile),
+            "requested_at": local.strftime("%Y-%m-%d %H:%M"),
+            "waiting_days": (today - local.date()).days,
+            "url": reverse("approval_detail", args=[g.pk]),
+        })
     query_string = urlencode({k: (v.isoformat() if hasattr(v, "isoformat") else v)
                               for k, v in filters.items() if v})
     return render(request, "permissions/approvals.html", {
         "officer": officer, "page": page, "rows": rows, "filters": filters,
         "status_choices": STATUS_CHOICES,
         "permission_types": PermissionType.objects.filter(approver=_approver_kind(officer)),
-        "regions": Region.objects.all(), "query_string": query_string,
+        "regions": Region.objects.all(), "query_string": query_string, "day_unit": _("일"),
     })
 
 

@@ -34,14 +34,22 @@ def area_required(area: str):
 
 
 def officer_required(view):
-    """Officers of an approving body only; everyone else gets a 403 page."""
+    """Officers of an approving body only; everyone else gets a 403 page.
+
+    The officer row (with its body) is read once and cached on the user for the request.
+    """
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
+        from permissions.models import Officer
+
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not hasattr(request.user, "officer"):
+        officer = (Officer.objects.select_related("body", "body__region")
+                   .filter(user=request.user).first())
+        if officer is None:
             return render(request, "kdcis/403.html", status=403)
+        request.user.officer = officer
         return view(request, *args, **kwargs)
 
     return wrapped
