@@ -255,8 +255,15 @@ def signup_consent(request: HttpRequest, draft: dict) -> HttpResponse:
             draft["consent_version"] = settings.CONSENT_NOTICE_VERSION
             wizard.save_draft(request.session, draft)
             return redirect("signup_certificate")
-    else:
-        form = ConsentForm(initial={"agree": bool(draft.get("consent_at"))})
+        draft.pop("consent_at", None)
+        wizard.save_draft(request.session, draft)
+        wizard.flash(request.session, "consent", errors=form.errors.get("agree", []))
+        return redirect("signup_consent")
+    form = ConsentForm(initial={"agree": bool(draft.get("consent_at"))})
+    flashed = wizard.take_flash(request.session, "consent")
+    if flashed.get("errors"):
+        form = ConsentForm(data={})
+        form.is_valid()
     return render(request, "accounts/signup/consent.html", _step_context(
         "consent", form=form, notice_version=settings.CONSENT_NOTICE_VERSION))
 
@@ -264,7 +271,6 @@ def signup_consent(request: HttpRequest, draft: dict) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @wizard.step_required("certificate")
 def signup_certificate(request: HttpRequest, draft: dict) -> HttpResponse:
-    error = ""
     if request.method == "POST":
         try:
             cert = verify_posted_certificate(request, "signup")
@@ -278,11 +284,13 @@ def signup_certificate(request: HttpRequest, draft: dict) -> HttpResponse:
                 draft["certificate"] = _cert_to_session(cert)
                 wizard.save_draft(request.session, draft)
                 return redirect("signup_profile")
-    cert = draft.get("certificate")
+        wizard.flash(request.session, "certificate", error=str(error))
+        return redirect("signup_certificate")
+    error = wizard.take_flash(request.session, "certificate").get("error", "")
     return render(request, "accounts/signup/certificate.html", _step_context(
         "certificate", challenge=issue_challenge(request.session, "signup"), error=error,
-        registered=cert, status=400 if error else 200,
-    ), status=400 if error else 200)
+        registered=draft.get("certificate"),
+    ))
 
 
 def _profile_state(draft: dict) -> dict:
@@ -370,6 +378,12 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
                 return redirect("signup_permissions")
         draft["profile_done"] = False
         wizard.save_draft(request.session, draft)
+        wizard.flash(request.session, "profile", errors={k: str(v) for k, v in errors.items()},
+                     notices={k: str(v) for k, v in notices.items()})
+        return redirect("signup_profile")
+    flashed = wizard.take_flash(request.session, "profile")
+    errors = flashed.get("errors", {})
+    notices = flashed.get("notices", {})
     page, searched = _institution_results(state, page_number)
     institution = Institution.objects.select_related("type", "region").filter(
         pk=state.get("institution_id")).first()
@@ -380,7 +394,7 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
         verified=bool(state.get("verification_id")) and state.get(
             "verified_mobile") == state.get("mobile"),
         code_expires_at=state.get("code_expires_at"),
-    ), status=400 if errors else 200)
+    ))
 
 
 def _check_username(state: dict, errors: dict, notices: dict) -> bool:
@@ -519,10 +533,13 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
                 # Keep nothing personal in the session once the account holds it.
                 wizard.save_draft(request.session, {"submitted_user_id": user.pk})
                 return redirect("signup_done")
+        wizard.flash(request.session, "permissions", error=str(error))
+        return redirect("signup_permissions")
+    error = wizard.take_flash(request.session, "permissions").get("error", "")
     return render(request, "accounts/signup/permissions.html", _step_context(
         "permissions", rows=_permission_rows(draft, institution), institution=institution,
-        error=error, regions=_regions(),
-    ), status=400 if error else 200)
+        error=error,
+    ))
 
 
 def _is_own_submission(draft: dict, state: dict) -> bool:
@@ -535,12 +552,6 @@ def _is_own_submission(draft: dict, state: dict) -> bool:
     draft.clear()
     draft["submitted_user_id"] = binding.user_id
     return True
-
-
-def _regions():
-    from institutions.models import Region
-
-    return Region.objects.all()
 
 
 @require_GET

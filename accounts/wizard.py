@@ -63,3 +63,19 @@ def step_required(step: str):
         return wrapped
 
     return decorator
+
+
+def flash(session, step: str, **values) -> None:
+    """Messages for the next GET of `step` (every wizard POST redirects, so the browser's
+    history holds only GETs and Back never asks to resubmit a form)."""
+    draft = get_draft(session)
+    draft.setdefault("flash", {})[step] = values
+    save_draft(session, draft)
+
+
+def take_flash(session, step: str) -> dict:
+    draft = get_draft(session)
+    values = (draft.get("flash") or {}).pop(step, None)
+    if values is not None:
+        save_draft(session, draft)
+    return values or {}

@@ -9,7 +9,7 @@ from accounts.models import PhoneVerification
 
 
 def post_certificate(client, url: str, issued: pki.Issued, *, challenge: str | None = None,
-                     sign_with=None, signed_text: bytes | None = None):
+                     sign_with=None, signed_text: bytes | None = None, follow: bool = False):
     """GET the page for its challenge, sign it with the certificate's key, POST the result."""
     page = client.get(url)
     challenge = challenge or page.context["challenge"]
@@ -19,7 +19,7 @@ def post_certificate(client, url: str, issued: pki.Issued, *, challenge: str | N
         "challenge": challenge,
         "certificate": base64.b64encode(issued.der).decode(),
         "signature": base64.b64encode(signature).decode(),
-    })
+    }, follow=follow)
 
 
 def sms_code_from_outbox(phone: str) -> str:
@@ -39,7 +39,8 @@ def walk_to_profile(client, test_pki, cn: str = "이신규()00100412008052810000
 
 
 def complete_profile(client, *, username: str = "newuser01", mobile: str = "01055556666",
-                     institution_number: str = "11110101", office_phone: str = "0221483500"):
+                     institution_number: str = "11110101", office_phone: str = "0221483500",
+                     follow: bool = False):
     from institutions.models import Institution
 
     inst = Institution.objects.get(number=institution_number)
@@ -50,4 +51,4 @@ def complete_profile(client, *, username: str = "newuser01", mobile: str = "0105
     code = sms_code_from_outbox(mobile)
     client.post("/signup/profile/", {**base, "action": "verify_code", "code": code})
     assert PhoneVerification.objects.filter(phone=mobile, verified_at__isnull=False).exists()
-    return client.post("/signup/profile/", {**base, "action": "next"})
+    return client.post("/signup/profile/", {**base, "action": "next"}, follow=follow)

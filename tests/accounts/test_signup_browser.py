@@ -360,14 +360,15 @@ def test_the_browser_back_button_on_the_permissions_step_keeps_what_was_typed(
     page.get_by_role("button", name="다음", exact=True).click()
     expect(page).to_have_url(f"{live_server.url}/signup/permissions/")
 
+    refused = ""
     try:
         page.go_back()
     except PlaywrightError as exc:
-        # Every profile button posts and the view answers the POST with a page (no
-        # redirect), so the entry before the permissions step is a POST result; pages are
-        # `Cache-Control: no-store`, so Chromium cannot show it again without resubmitting.
-        pytest.fail("Back from the permissions step does not show the profile form: "
-                    f"{str(exc.message).splitlines()[0]}")
+        refused = str(exc.message).splitlines()[0]
+    # Every profile button posts and the view answers the POST with a page (no redirect), so
+    # the history entry before the permissions step is a POST result; pages are
+    # `Cache-Control: no-store`, so Chromium cannot show it again without resubmitting.
+    assert not refused, f"Back from the permissions step does not show the profile form: {refused}"
     expect(page).to_have_url(f"{live_server.url}/signup/profile/")
     _assert_profile_kept(page, "hanback02")
 

@@ -37,8 +37,8 @@ def test_the_consent_must_be_ticked(client):
     for item in ("수집·이용 목적", "수집하는 항목", "보유·이용 기간", "동의를 거부할 권리"):
         assert item in body
     assert 'name="agree" id="id_agree">' in body  # unticked by default
-    response = client.post("/signup/consent/", {})
-    assert response.status_code == 200
+    response = client.post("/signup/consent/", {}, follow=True)
+    assert response.redirect_chain == [("/signup/consent/", 302)]
     assert "동의하셔야 가입을 진행할 수 있습니다" in html(response)
     assert client.post("/signup/consent/", {"agree": "on"}).url == "/signup/certificate/"
 
@@ -92,8 +92,9 @@ def test_a_refused_certificate_says_why_and_lets_you_try_again(client, test_pki,
                                            key=pki.cached_key(f"user-{kind}"), **kwargs)
     if kind == "forged":
         sign_with = pki.cached_key("forger")
-    response = post_certificate(client, "/signup/certificate/", issued, sign_with=sign_with)
-    assert response.status_code == 400
+    response = post_certificate(client, "/signup/certificate/", issued, sign_with=sign_with,
+                                follow=True)
+    assert response.redirect_chain[-1][0] == "/signup/certificate/"
     assert message in html(response)
     good = test_pki.issue("홍길동()0010041200805281234567")
     assert post_certificate(client, "/signup/certificate/", good).url == "/signup/profile/"
@@ -114,8 +115,9 @@ def test_a_replayed_challenge_is_refused(client, test_pki):
     replay = client.post("/signup/certificate/", {
         "challenge": challenge, "certificate": base64.b64encode(issued.der).decode(),
         "signature": base64.b64encode(pki.sign_challenge(issued.key, challenge.encode())).decode(),
-    })
-    assert replay.status_code == 400
+    }, follow=True)
+    assert replay.redirect_chain[-1][0] == "/signup/certificate/"
+    assert "등록된 인증서" not in html(replay)
 
 
 def test_a_certificate_bound_to_someone_else_is_refused(client, test_pki, personas):
@@ -129,8 +131,7 @@ def test_a_certificate_bound_to_someone_else_is_refused(client, test_pki, person
     binding.fingerprint = hashlib.sha256(issued.der).hexdigest()
     binding.save()
     client.post("/signup/consent/", {"agree": "on"})
-    response = post_certificate(client, "/signup/certificate/", issued)
-    assert response.status_code == 400
+    response = post_certificate(client, "/signup/certificate/", issued, follow=True)
     assert "이미 다른 사용자에게 등록" in html(response)
     assert pki  # the module is used above through test_pki
 
@@ -149,9 +150,8 @@ def test_bad_ids_get_a_korean_message_and_keep_the_rest(client, test_pki, refere
     walk_to_profile(client, test_pki)
     response = client.post("/signup/profile/", {
         "username": username, "mobile": "01012345678", "office_phone": "0221483500",
-        "query": "종로", "action": "check_id"})
+        "query": "종로", "action": "check_id"}, follow=True)
     body = html(response)
-    assert response.status_code == 400
     assert message in body
     assert 'value="01012345678"' in body and 'value="0221483500"' in body
     assert 'value="종로"' in body
@@ -163,8 +163,7 @@ def test_a_taken_id_is_refused_by_the_check_and_again_on_submit(client, test_pki
     assert response.json()["ok"] is False
     assert "이미 사용 중인 아이디" in response.json()["message"]
     assert client.get("/signup/check-id/", {"username": "freshid01"}).json()["ok"] is True
-    response = complete_profile(client, username="alice01")
-    assert response.status_code == 400
+    response = complete_profile(client, username="alice01", follow=True)
     assert "이미 사용 중인 아이디" in html(response)
 
 
@@ -177,8 +176,7 @@ def test_a_taken_id_is_refused_by_the_check_and_again_on_submit(client, test_pki
 ])
 def test_bad_office_phones_get_a_message(client, test_pki, reference_data, office, message):
     walk_to_profile(client, test_pki)
-    response = complete_profile(client, office_phone=office)
-    assert response.status_code == 400
+    response = complete_profile(client, office_phone=office, follow=True)
     assert message in html(response)
 
 
@@ -191,7 +189,8 @@ def test_a_non_010_mobile_is_refused_before_any_sms(client, test_pki, reference_
     from kdcis.models import SmsMessage
 
     walk_to_profile(client, test_pki)
-    response = client.post("/signup/profile/", {"mobile": "0111234567", "action": "send_code"})
+    response = client.post("/signup/profile/", {"mobile": "0111234567", "action": "send_code"},
+                           follow=True)
     assert "010으로 시작하는 11자리" in html(response)
     assert not SmsMessage.objects.exists()
 
@@ -201,7 +200,7 @@ def test_next_without_phone_verification_or_institution_is_refused(client, test_
     walk_to_profile(client, test_pki)
     response = client.post("/signup/profile/", {
         "username": "newuser01", "mobile": "01012345678", "office_phone": "0221483500",
-        "action": "next"})
+        "action": "next"}, follow=True)
     body = html(response)
     assert "'휴대폰번호 인증'을 완료하세요" in body
     assert "소속기관을 선택하세요" in body
@@ -210,13 +209,13 @@ def test_next_without_phone_verification_or_institution_is_refused(client, test_
 def test_the_institution_search_pages_and_hints_when_nothing_is_found(client, test_pki,
                                                                       reference_data):
     walk_to_profile(client, test_pki)
-    body = html(client.post("/signup/profile/", {"query": "없는기관이름", "action": "search"}))
+    body = html(client.post("/signup/profile/", {"query": "없는기관이름", "action": "search"}, follow=True))
     assert "검색된 기관이 없습니다" in body and "기관등록 절차 안내" in body
-    body = html(client.post("/signup/profile/", {"query": "11110101", "action": "search"}))
+    body = html(client.post("/signup/profile/", {"query": "11110101", "action": "search"}, follow=True))
     assert "종로연세의원" in body
-    body = html(client.post("/signup/profile/", {"query": "의원", "action": "search"}))
+    body = html(client.post("/signup/profile/", {"query": "의원", "action": "search"}, follow=True))
     assert "다음 목록" in body
-    body = html(client.post("/signup/profile/", {"query": "의원", "action": "page:2"}))
+    body = html(client.post("/signup/profile/", {"query": "의원", "action": "page:2"}, follow=True))
     assert "2 / " in body
 
 
@@ -231,7 +230,7 @@ def test_the_whole_wizard_creates_one_pending_account(client, test_pki, referenc
     central = ApprovingBody.objects.get(kind="central")
     assert f'value="{jongno.pk}" selected' in body
     assert f'value="{central.pk}" selected' in body
-    assert "권한을 하나 이상" in html(client.post("/signup/permissions/", {}))
+    assert "권한을 하나 이상" in html(client.post("/signup/permissions/", {}, follow=True))
     response = client.post("/signup/permissions/", {
         "perm_vaccination_user": "on", "body_vaccination_user": str(jongno.pk),
         "body_education_learner": str(central.pk)})
@@ -264,8 +263,8 @@ def test_a_body_from_another_kind_cannot_be_forced_by_tampering(client, test_pki
     complete_profile(client)
     jongno = ApprovingBody.objects.get(code="HC-11110-1")
     response = client.post("/signup/permissions/", {
-        "perm_education_learner": "on", "body_education_learner": str(jongno.pk)})
-    assert response.status_code == 400
+        "perm_education_learner": "on", "body_education_learner": str(jongno.pk)},
+        follow=True)
     assert "승인기관을 선택하세요" in html(response)
     assert not User.objects.filter(username="newuser01").exists()
 
@@ -286,20 +285,20 @@ class TestPhoneVerification:
         wrong = "000000" if good != "000000" else "111111"
         for left in (4, 3, 2, 1):
             body = html(client.post("/signup/profile/", {
-                "mobile": "01055556666", "code": wrong, "action": "verify_code"}))
+                "mobile": "01055556666", "code": wrong, "action": "verify_code"}, follow=True))
             assert f"남은 입력 횟수: {left}회" in body
         body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "code": wrong, "action": "verify_code"}))
+            "mobile": "01055556666", "code": wrong, "action": "verify_code"}, follow=True))
         assert "더 이상 사용할 수 없습니다" in body
         body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "code": good, "action": "verify_code"}))
+            "mobile": "01055556666", "code": good, "action": "verify_code"}, follow=True))
         assert "다시 받으세요" in body
 
     def test_resend_waits_sixty_seconds(self, client, test_pki, reference_data):
         walk_to_profile(client, test_pki)
         client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
         body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "action": "send_code"}))
+            "mobile": "01055556666", "action": "send_code"}, follow=True))
         assert "초 후에 다시 받을 수 있습니다" in body
 
     def test_an_expired_code_is_refused(self, client, test_pki, reference_data):
@@ -312,7 +311,7 @@ class TestPhoneVerification:
 
         PhoneVerification.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
         body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "code": code, "action": "verify_code"}))
+            "mobile": "01055556666", "code": code, "action": "verify_code"}, follow=True))
         assert "인증 시간이 지났습니다" in body
 
     def test_codes_are_stored_hashed(self, client, test_pki, reference_data):
@@ -332,7 +331,7 @@ class TestPhoneVerification:
         other = Client()
         walk_to_profile(other, test_pki, cn="다른이()77")
         body = html(other.post("/signup/profile/", {
-            "mobile": "01055556666", "code": code, "action": "verify_code"}))
+            "mobile": "01055556666", "code": code, "action": "verify_code"}, follow=True))
         assert "인증번호를 받으세요" in body
 
     def test_sends_per_number_per_day_are_capped(self, client, test_pki, reference_data,
@@ -343,7 +342,7 @@ class TestPhoneVerification:
         for _ in range(2):
             client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
         body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "action": "send_code"}))
+            "mobile": "01055556666", "action": "send_code"}, follow=True))
         assert "하루에 받을 수 있는 인증번호 횟수를 넘었습니다" in body
 
     def test_sends_per_ip_per_hour_are_capped(self, client, test_pki, reference_data,
@@ -353,7 +352,7 @@ class TestPhoneVerification:
         for n in range(2):
             client.post("/signup/profile/", {"mobile": f"0105555000{n}", "action": "send_code"})
         body = html(client.post("/signup/profile/", {
-            "mobile": "01055550009", "action": "send_code"}))
+            "mobile": "01055550009", "action": "send_code"}, follow=True))
         assert "인증번호 요청이 너무 많습니다" in body
 
     def test_changing_the_number_after_verification_needs_a_new_code(self, client, test_pki,
@@ -362,5 +361,5 @@ class TestPhoneVerification:
         complete_profile(client, mobile="01055556666")
         response = client.post("/signup/profile/", {
             "username": "newuser01", "mobile": "01077778888", "office_phone": "0221483500",
-            "action": "next"})
+            "action": "next"}, follow=True)
         assert "'휴대폰번호 인증'을 완료하세요" in html(response)
