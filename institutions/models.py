@@ -1,5 +1,6 @@
 """Where users work: regions, approving bodies, institutions and their reference data."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -130,3 +131,109 @@ class Institution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.number})"
+
+
+class SupplementaryInfo(models.Model):
+    """의료기관 부가정보: belongs to the institution, so it outlives any user's withdrawal and
+    every user of the institution edits the same record. Changed only by
+    `institutions.services.supplementary_info_save`.
+
+    The e-mail and the mobile number are kept only while their notice consent is given
+    (개인정보 수집 동의); the check constraints below hold that rule in the database.
+    """
+
+    institution = models.OneToOneField(
+        Institution, verbose_name=_("기관"), on_delete=models.CASCADE,
+        related_name="supplementary",
+    )
+    english_name = models.CharField(_("기관명(영문)"), max_length=100)
+    business_number = models.CharField(_("사업자등록번호"), max_length=10)
+    representative_name = models.CharField(_("대표자 성명"), max_length=30)
+    phone_area = models.CharField(_("전화번호 지역번호"), max_length=4)
+    phone_number = models.CharField(_("전화번호"), max_length=8)
+    fax_area = models.CharField(_("팩스번호 지역번호"), max_length=4, blank=True)
+    fax_number = models.CharField(_("팩스번호"), max_length=8, blank=True)
+    category = models.ForeignKey(
+        Category, verbose_name=_("종별구분"), on_delete=models.PROTECT, related_name="+",
+    )
+    jurisdiction = models.ForeignKey(
+        ApprovingBody, verbose_name=_("관할보건소"), on_delete=models.PROTECT,
+        related_name="supplementary_infos",
+    )
+    information_system = models.ForeignKey(
+        MedicalInformationSystem, verbose_name=_("사용하는 의료정보시스템"),
+        on_delete=models.PROTECT, related_name="+",
+    )
+    information_system_other = models.CharField(
+        _("의료정보시스템(기타)"), max_length=100, blank=True,
+    )
+    predoctor_names = models.JSONField(_("예진의사명"), default=list, blank=True)
+    vaccinator_names = models.JSONField(_("접종자성명"), default=list, blank=True)
+    mobile = models.CharField(_("대표자 휴대전화번호"), max_length=11, blank=True)
+    email = models.EmailField(_("의료기관 E-Mail"), max_length=254, blank=True)
+    email_consent = models.BooleanField(
+        _("이메일 수집(이용) 동의"), null=True, help_text=_("비어 있으면 선택하지 않음"),
+    )
+    mobile_consent = models.BooleanField(
+        _("휴대전화번호 수집(이용) 동의"), null=True, help_text=_("비어 있으면 선택하지 않음"),
+    )
+    consented_at = models.DateTimeField(_("동의 선택일시"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("수정일시"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("수정자"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("의료기관 부가정보")
+        verbose_name_plural = _("의료기관 부가정보")
+        constraints = [
+            # An e-mail address only with consent, and consent only with an address.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(email="")
+                    | models.Q(email_consent=True, email_consent__isnull=False)
+                ),
+                name="supplementaryinfo_email_needs_consent",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(email_consent=False) | models.Q(email_consent__isnull=True)
+                    | ~models.Q(email="")
+                ),
+                name="supplementaryinfo_consent_needs_email",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(mobile="")
+                    | models.Q(mobile_consent=True, mobile_consent__isnull=False)
+                ),
+                name="supplementaryinfo_mobile_needs_consent",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(mobile_consent=False) | models.Q(mobile_consent__isnull=True)
+                    | ~models.Q(mobile="")
+                ),
+                name="supplementaryinfo_consent_needs_mobile",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution_id}: {self.english_name}"
+
+    # Completeness, as one filter so a selector can ask the database in a single query.
+    COMPLETE = (
+        models.Q(english_name__gt="", business_number__gt="", representative_name__gt="",
+                 phone_area__gt="", phone_number__gt="")
+        & models.Q(email_consent__isnull=False, mobile_consent__isnull=False)
+    )
+
+    @property
+    def is_complete(self) -> bool:
+        return all((
+            self.english_name, self.business_number, self.representative_name,
+            self.phone_area, self.phone_number, self.category_id, self.jurisdiction_id,
+            self.information_system_id, self.email_consent is not None,
+            self.mobile_consent is not None,
+        ))

@@ -20,6 +20,12 @@ def vaccination_folder() -> MenuItem:
         label=_("예방접종관리"),
         children=[
             MenuItem(label=_("예방접종관리 처음화면"), url=reverse("vaccination_home")),
+            MenuItem(label=_("국가예방접종사업"), children=[
+                MenuItem(label=_("계약·점검관리"), children=[
+                    MenuItem(label=_("의료기관부가정보관리"),
+                             url=reverse("vaccination_institution_info")),
+                ]),
+            ]),
         ],
     )
 

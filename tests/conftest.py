@@ -229,3 +229,26 @@ def last_sms_code(caplog, phone: str) -> str:
     codes = [m.group(2) for m in SMS_CODE.finditer(caplog.text) if m.group(1) == phone]
     assert codes, f"no SMS code logged for {phone}"
     return codes[-1]
+
+
+@pytest.fixture
+def complete_supplementary_info():
+    """Save a complete 의료기관 부가정보 for an institution, so its users are not sent to
+    the form at login (tests of other pages)."""
+
+    def complete(institution, actor=None):
+        from institutions.models import ApprovingBody, Category, MedicalInformationSystem
+        from institutions.services import supplementary_info_save
+
+        return supplementary_info_save(institution=institution, actor=actor, data={
+            "english_name": "Test Clinic", "business_number": "1168200276",
+            "representative_name": "김대표", "phone_area": "02", "phone_number": "21483500",
+            "fax_area": "", "fax_number": "", "category": Category.objects.get(code="31"),
+            "jurisdiction": institution.jurisdiction or ApprovingBody.objects.filter(
+                kind="health_center").first(),
+            "information_system": MedicalInformationSystem.objects.get(name="의사랑"),
+            "information_system_other": "", "predoctor_names": [], "vaccinator_names": [],
+            "mobile": "", "email": "", "email_consent": False, "mobile_consent": False,
+        })
+
+    return complete

@@ -36,6 +36,11 @@ def every_stored_text() -> str:
     return "\n".join(chunks)
 
 
+@pytest.fixture(autouse=True)
+def _supplementary_done(personas, complete_supplementary_info):
+    complete_supplementary_info(personas.alice.institution)
+
+
 def active_alice(personas, test_pki):
     grant = Grant.objects.get(user=personas.alice, permission_type__code="vaccination_user")
     grant_approve(grant_id=grant.pk, officer=personas.oscar.officer)

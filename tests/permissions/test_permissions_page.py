@@ -15,6 +15,12 @@ def page(client, url, **params) -> str:
     return unescape(client.get(url, params).content.decode())
 
 
+@pytest.fixture(autouse=True)
+def _supplementary_done(personas, complete_supplementary_info):
+    """The forced supplementary-info form has its own tests (tests/institutions)."""
+    complete_supplementary_info(personas.alice.institution)
+
+
 def approve_vaccination(personas):
     grant = Grant.objects.get(user=personas.alice, permission_type__code="vaccination_user")
     grant_approve(grant_id=grant.pk, officer=personas.oscar.officer)
