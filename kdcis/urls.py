@@ -1,7 +1,7 @@
-from django.contrib import admin
 from django.urls import include, path
 
 from kdcis import views
+from kdcis.admin_site import kdcis_admin_site
 
 urlpatterns = [
     path("", include("accounts.urls")),
@@ -12,7 +12,7 @@ urlpatterns = [
     path("library/", views.library, name="library"),
     path("library/<int:pk>/download/", views.library_download, name="library_download"),
     path("healthz", views.healthz, name="healthz"),
-    path("admin/", admin.site.urls),
+    path("admin/", kdcis_admin_site.urls),
 ]
 
 handler403 = "kdcis.views.permission_denied"
