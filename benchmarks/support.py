@@ -23,7 +23,7 @@ def base_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "SECURE": "false", "DEBUG": "false", "SMS_BACKEND": "console", "LOG_LEVEL": "WARNING",
+        "SECURE": "false", "DEBUG": "false", "SMS_BACKEND": "console", "LOG_LEVEL": "WARNING", "REQUEST_LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
         "WHITENOISE_USE_FINDERS": "true",

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kdcis.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -50,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kdcis.request_log.StaffIdleTimeoutMiddleware",
+    "institutions.middleware.SupplementaryInfoMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kdcis.middleware.ContentSecurityPolicyMiddleware",
 ]
@@ -149,6 +152,10 @@ if env.bool("BEHIND_PROXY", default=False):
 TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
+# Admins cannot read each other's TOTP secrets in the admin.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+OTP_TOTP_ISSUER = "질병보건통합관리시스템"
+
 # Certificates (see accounts/certificates.py).
 CERT_TRUST_ANCHORS = str(
     BASE_DIR / (env.str("CERT_TRUST_ANCHORS", default="") or "var/demo/ca.pem")
@@ -190,5 +197,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per request; REQUEST_LOG_LEVEL=WARNING silences it (tests, benchmarks).
+        "kdcis.requests": {"level": env.str("REQUEST_LOG_LEVEL", default="INFO")},
+        # The request line replaces Django's own access warnings for 4xx.
+        "django.request": {"level": "ERROR"},
+    },
 }

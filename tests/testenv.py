@@ -9,3 +9,4 @@ os.environ.setdefault("SMS_BACKEND", "console")
 os.environ.setdefault("STATICFILES_STORAGE",
                       "django.contrib.staticfiles.storage.StaticFilesStorage")
 os.environ.setdefault("WHITENOISE_USE_FINDERS", "true")
+os.environ.setdefault("REQUEST_LOG_LEVEL", "WARNING")
