@@ -50,8 +50,8 @@ BACKOFF_BASE = timedelta(seconds=30)
 #: Longest retry delay.
 BACKOFF_CAP = timedelta(hours=1)
 
-_MOBILE = re.compile(r"^01[016789][0-9]{7,8}$")
-_SEPARATORS = re.compile(r"[-\s]")
+MOBILE_PATTERN = re.compile(r"^01[016789][0-9]{7,8}$")
+SEPARATORS_PATTERN = re.compile(r"[-\s]")
 _MAX_ERROR_LENGTH = 2000
 
 
@@ -81,8 +81,8 @@ def normalize_mobile(value: str) -> str:
 
     Dashes and spaces are tolerated (010-1234-5678); anything else must be digits.
     """
-    digits = _SEPARATORS.sub("", value or "")
-    if not _MOBILE.match(digits):
+    digits = SEPARATORS_PATTERN.sub("", value or "")
+    if not MOBILE_PATTERN.match(digits):
         raise InvalidPhoneNumber(f"not a Korean mobile number: {value!r}")
     return digits
 

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kdcis.models import AuditEvent, SmsMessage
-from kdcis.sms import _MOBILE, _SEPARATORS, InvalidPhoneNumber, normalize_mobile
+from kdcis.sms import MOBILE_PATTERN, SEPARATORS_PATTERN, InvalidPhoneNumber, normalize_mobile
 from permissions.models import Grant, PermissionType
 
 #: The reason recorded in the audit trail (machine-readable).
@@ -439,8 +439,8 @@ def _revoke_batch_in_sql(report: RevocationReport, ids: list[int], run: _Run) ->
         "approved": Grant.Status.APPROVED.value, "grant_reason": run.reason,
         "action": "grant.revoked", "target_type": Grant._meta.label_lower,
         "reason": AUDIT_REASON, "new": json.dumps({"status": Grant.Status.REVOKED.value}),
-        "before": before, "after": after, "pattern": _MOBILE.pattern,
-        "separators": _SEPARATORS.pattern, "queued": SmsMessage.Status.QUEUED.value,
+        "before": before, "after": after, "pattern": MOBILE_PATTERN.pattern,
+        "separators": SEPARATORS_PATTERN.pattern, "queued": SmsMessage.Status.QUEUED.value,
     }
     with connection.cursor() as cursor:
         cursor.execute(_REVOKE_BATCH_SQL, params)
