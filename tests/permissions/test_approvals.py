@@ -250,3 +250,34 @@ def test_two_officers_deciding_the_same_request_at_once_make_exactly_one_decisio
     decisions = AuditEvent.objects.filter(
         action__in=["grant.approved", "grant.rejected"], target_id=str(grant_id))
     assert decisions.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_sms_provider_outage_neither_blocks_nor_undoes_a_decision(client, personas,
+                                                                     settings):
+    from tests.kdcis.fake_twilio import FakeTwilio
+
+    with FakeTwilio() as fake:
+        settings.SMS_BACKEND = "twilio"
+        settings.TWILIO_ACCOUNT_SID = fake.account_sid
+        settings.TWILIO_AUTH_TOKEN = fake.auth_token
+        settings.TWILIO_FROM_NUMBER = "+15005550006"
+        settings.TWILIO_API_BASE_URL = fake.base_url
+        fake.fail_next(1, status=503)  # the immediate delivery after commit fails
+        client.force_login(personas.oscar)
+        grant = vaccination_grant(personas.alice)
+        response = client.post("/approvals/decide/", {"grant": grant.pk, "action": "approve"})
+        assert response.status_code == 302
+        grant.refresh_from_db()
+        assert grant.status == "approved"
+        message = SmsMessage.objects.filter(to=personas.alice.mobile).latest("id")
+        assert message.status == "queued" and "승인되었습니다" in message.text
+        # The provider is back: the worker delivers it later.
+        from django.utils import timezone
+
+        from kdcis.sms import deliver_pending
+
+        deliver_pending(now=timezone.now() + timezone.timedelta(hours=2))
+        message.refresh_from_db()
+        assert message.status == "sent"
+        assert any("승인되었습니다" in m["body"] for m in fake.messages)
