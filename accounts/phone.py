@@ -16,14 +16,12 @@ from django.utils.translation import gettext as _
 from accounts.models import PhoneVerification
 from kdcis import ratelimit
 from kdcis.audit import audit
+from kdcis.errors import DomainError
 from kdcis.sms import send_sms
 
 
-class PhoneVerificationError(Exception):
-    def __init__(self, message: str, *, code: str):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+class PhoneVerificationError(DomainError):
+    """A code that cannot be sent or does not verify."""
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,13 @@ from accounts.certificates import VerifiedCertificate
 from accounts.models import CertificateBinding, Consent, User
 from institutions.models import ApprovingBody, Institution
 from kdcis.audit import audit
+from kdcis.errors import DomainError
 from permissions.models import PermissionType
 from permissions.services import grant_request
 
 
-class SignupError(Exception):
-    def __init__(self, message: str, *, code: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
+class SignupError(DomainError):
+    """A signup, re-binding or role change the rules do not allow."""
 
 
 @dataclass(frozen=True)

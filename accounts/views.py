@@ -48,6 +48,7 @@ from accounts.services import (
 from institutions.models import Institution, InstitutionType
 from institutions.selectors import search_institutions
 from kdcis import ratelimit
+from kdcis.errors import DomainError
 from kdcis.ratelimit import client_ip
 from permissions.models import PermissionType
 from permissions.selectors import bodies_for, default_body_for
@@ -55,11 +56,8 @@ from permissions.selectors import bodies_for, default_body_for
 INSTITUTIONS_PER_PAGE = 10
 
 
-class _PostedCertificateError(Exception):
-    def __init__(self, message: str, code: str):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+class _PostedCertificateError(DomainError):
+    """The posted certificate or signature was refused."""
 
 
 def verify_posted_certificate(request: HttpRequest, purpose: str):
@@ -67,24 +65,23 @@ def verify_posted_certificate(request: HttpRequest, purpose: str):
     form = CertificateForm(request.POST)
     if not form.is_valid():
         raise _PostedCertificateError(
-            _("인증서를 선택하고 암호를 입력한 뒤 '확인'을 누르세요."), "incomplete"
-        )
+            _("인증서를 선택하고 암호를 입력한 뒤 '확인'을 누르세요."), code="incomplete")
     try:
         challenge = consume_challenge(request.session, purpose, form.cleaned_data["challenge"])
         certificate = base64.b64decode(form.cleaned_data["certificate"], validate=True)
         signature = base64.b64decode(form.cleaned_data["signature"], validate=True)
     except CertificateError as exc:
-        raise _PostedCertificateError(str(exc.message), exc.code) from None
+        raise _PostedCertificateError(str(exc.message), code=exc.code) from None
     except (binascii.Error, ValueError):
-        raise _PostedCertificateError(_("인증서 정보를 읽을 수 없습니다. 다시 시도하세요."),
-                                      "malformed") from None
+        raise _PostedCertificateError(
+            _("인증서 정보를 읽을 수 없습니다. 다시 시도하세요."), code="malformed") from None
     try:
         return verify_signed_challenge(
             certificate=certificate, challenge=challenge, signature=signature,
             trust=TrustStore.from_settings(),
         )
     except CertificateError as exc:
-        raise _PostedCertificateError(str(exc.message), exc.code) from None
+        raise _PostedCertificateError(str(exc.message), code=exc.code) from None
 
 
 # ----------------------------------------------------------------------------- home & login

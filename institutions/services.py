@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from institutions.models import ApprovingBody, Institution, SupplementaryInfo
 from institutions.validators import has_control_characters
 from kdcis.audit import audit
+from kdcis.errors import DomainError
 
 # The fields a user edits, in the order the audit lists them.
 SUPPLEMENTARY_FIELDS = (
@@ -23,13 +24,8 @@ SUPPLEMENTARY_FIELDS = (
 _FOREIGN_KEYS = {"category": "code", "jurisdiction": "code", "information_system": "name"}
 
 
-class InstitutionError(Exception):
-    """A change the rules do not allow; `message` is shown to the user."""
-
-    def __init__(self, message: str, *, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+class InstitutionError(DomainError):
+    """A change of institution data the rules do not allow."""
 
 
 def _snapshot(info: SupplementaryInfo) -> dict:

@@ -8,15 +8,13 @@ from django.utils.translation import gettext as _
 
 from institutions.models import ApprovingBody
 from kdcis.audit import audit
+from kdcis.errors import DomainError
 from permissions.models import Grant, PermissionType
 from permissions.selectors import bodies_for
 
 
-class GrantError(Exception):
-    def __init__(self, message: str, *, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+class GrantError(DomainError):
+    """A permission request or decision the rules do not allow."""
 
 
 def _check_body(permission_type: PermissionType, body: ApprovingBody) -> None:

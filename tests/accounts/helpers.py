@@ -52,3 +52,17 @@ def complete_profile(client, *, username: str = "newuser01", mobile: str = "0105
     client.post("/signup/profile/", {**base, "action": "verify_code", "code": code})
     assert PhoneVerification.objects.filter(phone=mobile, verified_at__isnull=False).exists()
     return client.post("/signup/profile/", {**base, "action": "next"}, follow=follow)
+
+
+def bind(user, issued: pki.Issued):
+    """Re-bind a persona to a fresh certificate (whose key the test holds) so it can log in
+    through the real challenge-response."""
+    import hashlib
+
+    from cryptography.x509.oid import NameOID
+
+    binding = user.certificate
+    binding.fingerprint = hashlib.sha256(issued.der).hexdigest()
+    binding.subject_cn = issued.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    binding.save()
+    return binding

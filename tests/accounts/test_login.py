@@ -7,17 +7,11 @@ import pytest
 
 from accounts.models import CertificateBinding
 from kdcis.models import AuditEvent
-from tests.accounts.helpers import post_certificate, sms_code_from_outbox
+from tests.accounts.helpers import bind, post_certificate, sms_code_from_outbox
 
 pytestmark = pytest.mark.django_db
 
 
-def bind(user, issued):
-    binding = user.certificate
-    binding.fingerprint = hashlib.sha256(issued.der).hexdigest()
-    binding.subject_cn = issued.cert.subject.rfc4514_string().split("CN=")[1].split(",")[0]
-    binding.save()
-    return binding
 
 
 def test_a_pending_account_lands_on_its_requests_status(client, test_pki, personas):

@@ -12,15 +12,11 @@ from accounts.models import User
 from kdcis.models import AuditEvent
 from permissions.models import Grant
 from permissions.services import grant_approve
-from tests.accounts.helpers import complete_profile, post_certificate
+from tests.accounts.helpers import bind, complete_profile, post_certificate
 
 pytestmark = pytest.mark.django_db
 
 
-def bind(user, issued):
-    binding = user.certificate
-    binding.fingerprint = hashlib.sha256(issued.der).hexdigest()
-    binding.save()
 
 
 def every_stored_text() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from html import unescape
 from html.parser import HTMLParser
 
@@ -31,7 +30,7 @@ from institutions.validators import (
 from kdcis.models import AuditEvent
 from permissions.models import Grant
 from permissions.services import grant_approve
-from tests.accounts.helpers import post_certificate
+from tests.accounts.helpers import bind, post_certificate
 
 URL = "/vaccination/institution-info/"
 NOTICE = "부가정보를 입력하셔야 합니다"
@@ -121,12 +120,6 @@ def make_applicant(make_verified, *, username, name, number, mobile, serial):
             body=inst.jurisdiction)])
 
 
-def bind(user, issued):
-    """Re-bind the persona to a fresh certificate so it can log in for real."""
-    binding = user.certificate
-    binding.fingerprint = hashlib.sha256(issued.der).hexdigest()
-    binding.subject_cn = issued.cert.subject.rfc4514_string().split("CN=")[1].split(",")[0]
-    binding.save()
 
 
 def valid_post(**overrides) -> dict[str, str]:

@@ -38,16 +38,12 @@ def test_applicant_sessions_are_not_cut_at_thirty_minutes(client, personas, sett
 
 
 def test_the_session_key_changes_at_login(client, test_pki, personas):
-    import hashlib
-
-    from tests.accounts.helpers import post_certificate
+    from tests.accounts.helpers import bind, post_certificate
 
     client.get("/login/")
     before = client.session.session_key
     issued = test_pki.issue("김앨리()424242")
-    binding = personas.alice.certificate
-    binding.fingerprint = hashlib.sha256(issued.der).hexdigest()
-    binding.save()
+    bind(personas.alice, issued)
     post_certificate(client, "/login/", issued)
     assert client.session.session_key != before
     assert client.session["_auth_user_id"] == str(personas.alice.pk)
