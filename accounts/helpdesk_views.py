@@ -44,7 +44,7 @@ def helpdesk_required(view):
 @require_GET
 def helpdesk_search_view(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")
-    kind, qs = helpdesk_search(q)
+    kind, qs, truncated = helpdesk_search(q)
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
     rows = [{"user": u, "name": mask_name(u.name), "mobile": mask_mobile(u.mobile)}
             for u in page.object_list]
@@ -57,6 +57,7 @@ def helpdesk_search_view(request: HttpRequest) -> HttpResponse:
 
     return render(request, "accounts/helpdesk/search.html", {
         "q": " ".join(q.split())[:60], "rows": rows, "page": page, "searched": bool(kind),
+        "truncated": truncated,
         "query_string": urlencode({"q": q}) if q else "",
     })
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from accounts.models import User
 
@@ -21,22 +21,37 @@ def classify_query(q: str) -> str:
     return "name"
 
 
-def helpdesk_search(q: str) -> tuple[str, QuerySet[User]]:
-    """Index-backed lookups: exact or prefix matches, never a scan of every user."""
+SEARCH_CAP = 500
+
+
+def helpdesk_search(q: str) -> tuple[str, QuerySet[User], bool]:
+    """Index-backed lookups: exact or prefix matches, never a scan of every user.
+
+    Each way of matching is its own query on its own index, capped at SEARCH_CAP ids; an OR
+    across the institution join would make PostgreSQL scan the whole table instead. Returns
+    the kind of query, the users found and whether the cap cut the result.
+    """
     q = " ".join((q or "").split())[:60]
-    base = User.objects.exclude(status=User.Status.WITHDRAWN).select_related(
-        "institution", "institution__type")
+    base = User.objects.exclude(status=User.Status.WITHDRAWN)
     if not q:
-        return "", base.none()
+        return "", base.none(), False
     kind = classify_query(q)
     digits = re.sub(r"[\s-]", "", q)
     if kind == "mobile":
-        qs = base.filter(mobile=digits)
+        parts = [base.filter(mobile=digits)]
     elif kind == "institution_number":
-        qs = base.filter(institution__number=digits)
+        parts = [base.filter(institution__number=digits)]
     elif kind == "username":
-        qs = base.filter(Q(username__startswith=q) | Q(name__startswith=q)
-                         | Q(institution__name__startswith=q))
+        parts = [base.filter(username__startswith=q), base.filter(name__startswith=q),
+                 base.filter(institution__name__startswith=q)]
     else:
-        qs = base.filter(Q(name__startswith=q) | Q(institution__name__startswith=q))
-    return kind, qs.order_by("name", "id")
+        parts = [base.filter(name__startswith=q), base.filter(institution__name__startswith=q)]
+    ids: set[int] = set()
+    truncated = False
+    for part in parts:
+        found = list(part.values_list("id", flat=True)[:SEARCH_CAP])
+        truncated = truncated or len(found) == SEARCH_CAP
+        ids.update(found)
+    users = (User.objects.filter(id__in=ids)
+             .select_related("institution", "institution__type").order_by("name", "id"))
+    return kind, users, truncated

@@ -92,7 +92,7 @@ def main() -> None:
             return latencies
 
         def portal(value):
-            _kind, qs = helpdesk_search(value)
+            _kind, qs, _truncated = helpdesk_search(value)
             list(qs[:20])
             qs.count()
 
@@ -111,7 +111,7 @@ def main() -> None:
         for kind, values in samples.items():
             portal(values[0])
             ours = time_queries(portal, values)
-            scan = time_queries(unindexed, values[: max(5, args.queries // 20)])
+            scan = time_queries(unindexed, values[:5])
             print(f"  {kind:18s} p50 {percentile(ours, 50):6.2f} ms  p95 "
                   f"{percentile(ours, 95):6.2f} ms | unindexed ILIKE p50 "
                   f"{percentile(scan, 50):8.1f} ms | ratio {percentile(scan, 50) / max(percentile(ours, 50), 1e-6):7.0f}x")
