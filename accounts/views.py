@@ -51,6 +51,7 @@ from kdcis import ratelimit
 from kdcis.errors import DomainError
 from kdcis.ratelimit import client_ip
 from permissions.models import PermissionType
+from permissions.picker import body_options
 from permissions.selectors import bodies_for, default_body_for
 
 INSTITUTIONS_PER_PAGE = 10
@@ -443,7 +444,8 @@ def signup_check_id(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"ok": False, "message": _("인증서 등록을 먼저 완료하세요.")},
                             status=400)
     ip = client_ip(request)
-    if not ratelimit.hit(f"check-id:{ip}", limit=120, window_seconds=600):
+    if not ratelimit.hit(f"check-id:{ip}", limit=settings.ID_CHECK_MAX_PER_IP,
+                         window_seconds=settings.ID_CHECK_WINDOW_SECONDS):
         return JsonResponse({"ok": False, "message": _("잠시 후 다시 시도하세요.")}, status=429)
     state = _profile_state(draft)
     state["username"] = (request.GET.get("username") or "").strip()[:40]
@@ -463,8 +465,8 @@ def _permission_rows(draft: dict, institution, posted=None) -> list[dict]:
         selected = chosen.get(ptype.code, {})
         body_id = selected.get("body_id") or (default.pk if default else None)
         rows.append({
-            "type": ptype, "checked": bool(selected.get("checked")), "body_id": body_id,
-            "bodies": bodies_for(ptype), "default": default,
+            "type": ptype, "checked": bool(selected.get("checked")), "default": default,
+            "options": body_options(ptype, body_id),
         })
     return rows
 

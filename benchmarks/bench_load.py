@@ -116,7 +116,8 @@ def main() -> None:
         data = Path(tmp)
         settings = {"PHONE_CODE_MAX_PER_IP_PER_HOUR": "1000000",
                     "PHONE_CODE_MAX_PER_NUMBER_PER_DAY": "1000000",
-                    "LOGIN_MAX_FAILURES_PER_IP": "1000000", "PHONE_CODE_RESEND_SECONDS": "0"}
+                    "LOGIN_MAX_FAILURES_PER_IP": "1000000", "PHONE_CODE_RESEND_SECONDS": "0",
+                    "ID_CHECK_MAX_PER_IP": "1000000"}
         setup_django(db_url, **settings)
         settings.update(prepare(data, applicants=200, officers=5))
         twilio_port = free_port()

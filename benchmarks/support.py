@@ -78,7 +78,7 @@ def gunicorn(database_url: str, *, workers: int = 2, threads: int = 4,
     proc = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", "kdcis.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-         "--log-level", "warning"],
+         "--log-level", "warning", "--keep-alive", "10"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True,
     )

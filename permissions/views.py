@@ -16,9 +16,9 @@ from institutions.models import ApprovingBody
 from kdcis.ratelimit import client_ip
 from permissions.decorators import area_required
 from permissions.models import Grant, PermissionType
+from permissions.picker import body_options
 from permissions.selectors import (
     approved_areas,
-    bodies_for,
     default_body_for,
     grants_of,
     requestable_types,
@@ -45,7 +45,7 @@ def _request_rows(user) -> list[dict]:
     for ptype in requestable_types(user):
         default = default_body_for(ptype, user.institution)
         rows.append({"type": ptype, "checked": False, "default": default,
-                     "body_id": default.pk if default else None, "bodies": bodies_for(ptype)})
+                     "options": body_options(ptype, default.pk if default else None)})
     return rows
 
 

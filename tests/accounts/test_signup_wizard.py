@@ -363,3 +363,12 @@ class TestPhoneVerification:
             "username": "newuser01", "mobile": "01077778888", "office_phone": "0221483500",
             "action": "next"}, follow=True)
         assert "'휴대폰번호 인증'을 완료하세요" in html(response)
+
+
+def test_the_live_id_check_is_rate_limited_per_ip(client, test_pki, reference_data, settings):
+    settings.ID_CHECK_MAX_PER_IP = 3
+    walk_to_profile(client, test_pki)
+    for n in range(3):
+        assert client.get("/signup/check-id/", {"username": f"free{n}id"}).status_code == 200
+    response = client.get("/signup/check-id/", {"username": "free9id"})
+    assert response.status_code == 429 and "잠시 후 다시 시도하세요" in response.json()["message"]
