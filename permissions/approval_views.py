@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -43,6 +45,20 @@ def _filters(request: HttpRequest) -> dict:
     }
 
 
+_REFERENCE: dict[str, tuple[float, list]] = {}
+
+
+def _reference(key: str, load) -> list:
+    """Reference lists for the filter bar (16 regions, two permission types): read once per
+    process and kept five minutes, so the queue page spends its queries on the queue."""
+    now = time.monotonic()
+    hit = _REFERENCE.get(key)
+    if hit is None or hit[0] < now:
+        hit = (now + 300, load())
+        _REFERENCE[key] = hit
+    return hit[1]
+
+
 def _approver_kind(officer) -> str:
     if officer.body.kind == officer.body.Kind.CENTRAL:
         return PermissionType.Approver.CENTRAL
@@ -78,8 +94,9 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "permissions/approvals.html", {
         "officer": officer, "page": page, "rows": rows, "filters": filters,
         "status_choices": STATUS_CHOICES,
-        "permission_types": PermissionType.objects.filter(approver=_approver_kind(officer)),
-        "regions": Region.objects.all(), "query_string": query_string, "day_unit": _("일"),
+        "permission_types": _reference("ptypes:" + _approver_kind(officer), lambda: list(
+            PermissionType.objects.filter(approver=_approver_kind(officer)))),
+        "regions": _reference("regions", lambda: list(Region.objects.all())), "query_string": query_string, "day_unit": _("일"),
     })
 
 
