@@ -27,13 +27,39 @@
       });
     });
     document.addEventListener("keydown", function (event) {
-      if (event.key !== "Escape") { return; }
-      document.querySelectorAll("[role=dialog]:not([hidden])").forEach(function (d) { d.hidden = true; });
-      if (lastOpener) { lastOpener.focus(); }
+      var open = document.querySelector("[role=dialog]:not([hidden])");
+      if (!open) { return; }
+      if (event.key === "Escape") {
+        document.querySelectorAll("[role=dialog]:not([hidden])").forEach(function (d) { d.hidden = true; });
+        if (lastOpener) { lastOpener.focus(); }
+        return;
+      }
+      // aria-modal: Tab and Shift+Tab go round inside the open dialog.
+      if (event.key !== "Tab") { return; }
+      var items = focusablesIn(open);
+      if (!items.length) { return; }
+      var first = items[0], last = items[items.length - 1], inside = open.contains(document.activeElement);
+      if (event.shiftKey && (!inside || document.activeElement === first)) {
+        event.preventDefault(); last.focus();
+      } else if (!event.shiftKey && (!inside || document.activeElement === last)) {
+        event.preventDefault(); first.focus();
+      }
     });
-    // A server-side error for the dialog's form: show the dialog again with it.
+    // A server-side error for the dialog's form: show the dialog again with it, focused.
     document.querySelectorAll("[role=dialog] [data-cert-error]").forEach(function (el) {
-      if (el.textContent.trim()) { el.closest("[role=dialog]").hidden = false; }
+      if (!el.textContent.trim()) { return; }
+      var dialog = el.closest("[role=dialog]");
+      dialog.hidden = false;
+      lastOpener = document.querySelector("[data-dialog-open='" + dialog.id + "']");
+      var first = focusablesIn(dialog)[0];
+      if (first) { first.focus(); }
+    });
+  }
+
+  function focusablesIn(root) {
+    var selector = "a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex='-1'])";
+    return Array.prototype.filter.call(root.querySelectorAll(selector), function (el) {
+      return !el.disabled && el.getClientRects().length > 0;
     });
   }
 
