@@ -61,34 +61,38 @@ class CertificateForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    name = forms.CharField(label=_("이름"), max_length=30, required=False)
-    username = forms.CharField(label=_("아이디"), max_length=40, required=False)
+    # No max_length here: an over-long value must reach the field's own rule (and message)
+    # instead of silently dropping out of cleaned_data. Values are capped in clean_*.
+    name = forms.CharField(label=_("이름"), required=False)
+    username = forms.CharField(label=_("아이디"), required=False)
     institution_type = forms.ModelChoiceField(
         label=_("기관유형"), queryset=InstitutionType.objects.all(), required=False,
         empty_label=_(":: 기관유형선택 ::"),
     )
-    query = forms.CharField(label=_("기관명 또는 기관번호"), max_length=60, required=False)
+    query = forms.CharField(label=_("기관명 또는 기관번호"), required=False)
     institution = forms.IntegerField(label=_("기관명"), required=False,
                                      widget=forms.HiddenInput)
-    mobile = forms.CharField(label=_("휴대폰번호"), max_length=20, required=False)
-    code = forms.CharField(label=_("인증번호"), max_length=10, required=False)
-    office_phone = forms.CharField(label=_("기관(부서) 전화번호"), max_length=20,
-                                   required=False)
+    mobile = forms.CharField(label=_("휴대폰번호"), required=False)
+    code = forms.CharField(label=_("인증번호"), required=False)
+    office_phone = forms.CharField(label=_("기관(부서) 전화번호"), required=False)
 
     def clean_query(self) -> str:
         return " ".join((self.cleaned_data.get("query") or "").split())[:60]
 
     def clean_name(self) -> str:
-        return " ".join((self.cleaned_data.get("name") or "").split())
+        return " ".join((self.cleaned_data.get("name") or "").split())[:30]
+
+    def clean_username(self) -> str:
+        return (self.cleaned_data.get("username") or "").strip()[:60]
 
     def clean_code(self) -> str:
-        return _digits(self.cleaned_data.get("code") or "")
+        return _digits(self.cleaned_data.get("code") or "")[:12]
 
     def clean_office_phone(self) -> str:
-        return _digits(self.cleaned_data.get("office_phone") or "")
+        return _digits(self.cleaned_data.get("office_phone") or "")[:30]
 
     def clean_mobile(self) -> str:
-        return _digits(self.cleaned_data.get("mobile") or "")
+        return _digits(self.cleaned_data.get("mobile") or "")[:30]
 
 
 def office_phone_error(value: str) -> str | None:

@@ -49,6 +49,7 @@ from institutions.models import Institution, InstitutionType
 from institutions.selectors import search_institutions
 from kdcis import ratelimit
 from kdcis.errors import DomainError
+from kdcis.ids import parse_id
 from kdcis.ratelimit import client_ip
 from permissions.models import PermissionType
 from permissions.picker import body_options
@@ -327,9 +328,10 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
             state["institution_type"] = data["institution_type"].pk
         elif "institution_type" in request.POST:
             state["institution_type"] = None
-        chosen = request.POST.get("institution_choice") or request.POST.get("institution")
-        if chosen and str(chosen).isdigit():
-            state["institution_id"] = int(chosen)
+        chosen = parse_id(request.POST.get("institution_choice")
+                          or request.POST.get("institution"))
+        if chosen:
+            state["institution_id"] = chosen
         if state.get("verified_mobile") and state.get("verified_mobile") != state.get("mobile"):
             state.pop("verification_id", None)
             state.pop("verified_mobile", None)
@@ -489,7 +491,7 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
             checked = request.POST.get(f"perm_{ptype.code}") == "on"
             body_id = request.POST.get(f"body_{ptype.code}") or ""
             picked[ptype.code] = {"checked": checked,
-                                  "body_id": int(body_id) if body_id.isdigit() else None}
+                                  "body_id": parse_id(body_id)}
             if checked:
                 body = bodies_for(ptype).filter(pk=picked[ptype.code]["body_id"]).first()
                 if body is None:

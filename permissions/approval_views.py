@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from institutions.models import Region
+from kdcis.ids import parse_id, safe_local_path
 from kdcis.phones import mask_mobile
 from kdcis.ratelimit import client_ip
 from permissions.decorators import officer_required
@@ -122,9 +123,10 @@ def approval_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
 def _ids(request: HttpRequest) -> list[int]:
     ids = []
     for raw in request.POST.getlist("grant"):
-        if not raw.isdigit():
+        grant_id = parse_id(raw)
+        if grant_id is None:
             raise Http404
-        ids.append(int(raw))
+        ids.append(grant_id)
     return list(dict.fromkeys(ids))
 
 
@@ -136,7 +138,7 @@ def approval_decide(request: HttpRequest) -> HttpResponse:
     ids = _ids(request)
     action = request.POST.get("action")
     reason = (request.POST.get("reason") or "").strip()
-    back = request.POST.get("back") or ""
+    back = safe_local_path(request.POST.get("back"), "/approvals/")
     if not back.startswith("/approvals/"):
         back = "/approvals/"
     if action not in ("approve", "reject"):

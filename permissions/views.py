@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from institutions.models import ApprovingBody
+from kdcis.ids import parse_id, safe_local_path
 from kdcis.ratelimit import client_ip
 from permissions.decorators import area_required
 from permissions.models import Grant, PermissionType
@@ -99,7 +100,8 @@ def permission_request(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("신청할 권한을 선택하세요."))
         return redirect(_back(request))
     body_id = request.POST.get(f"body_{ptype.code}") or ""
-    body = ApprovingBody.objects.filter(pk=body_id).first() if body_id.isdigit() else None
+    body_pk = parse_id(body_id)
+    body = ApprovingBody.objects.filter(pk=body_pk).first() if body_pk else None
     if body is None:
         messages.error(request, _("'%(perm)s' 권한의 승인기관을 선택하세요.") % {"perm": ptype.name})
         return redirect(_back(request))
@@ -123,12 +125,9 @@ def _permissions_url() -> str:
 
 
 def _back(request: HttpRequest) -> str:
-    from django.utils.http import url_has_allowed_host_and_scheme
+    from django.urls import reverse
 
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return "home"
+    return safe_local_path(request.POST.get("next"), reverse("home"))
 
 
 @login_required

@@ -83,3 +83,10 @@ def test_a_stale_form_gets_a_way_back_not_a_bare_403():
     response = client.post("/signup/consent/", {"agree": "on"})
     assert response.status_code == 403
     assert "화면이 만료되었습니다" in response.content.decode()
+
+
+def test_nul_characters_are_dropped_before_any_view_sees_them(client, personas):
+    client.force_login(personas.hana)
+    response = client.get("/helpdesk/", {"q": "김앨\x00리"})
+    assert response.status_code == 200
+    assert "김*리" in response.content.decode()
