@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -354,8 +355,8 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
                 notices["mobile"] = _("인증번호를 보냈습니다. 3분 안에 입력하세요.")
             except PhoneVerificationError as exc:
                 errors["mobile"] = exc.message
-            except Exception as exc:  # ValidationError
-                errors["mobile"] = " ".join(getattr(exc, "messages", [str(exc)]))
+            except ValidationError as exc:
+                errors["mobile"] = " ".join(exc.messages)
         elif action == "verify_code":
             try:
                 mobile = clean_mobile(state.get("mobile", ""))
@@ -368,8 +369,8 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
                 notices["mobile"] = _("휴대폰번호 인증이 완료되었습니다.")
             except PhoneVerificationError as exc:
                 errors["code"] = exc.message
-            except Exception as exc:
-                errors["mobile"] = " ".join(getattr(exc, "messages", [str(exc)]))
+            except ValidationError as exc:
+                errors["mobile"] = " ".join(exc.messages)
         elif action == "next":
             _validate_profile(request, state, errors, corporate)
             if not errors:
@@ -400,8 +401,8 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
 def _check_username(state: dict, errors: dict, notices: dict) -> bool:
     try:
         username = clean_username(state.get("username", ""))
-    except Exception as exc:
-        errors["username"] = " ".join(getattr(exc, "messages", [str(exc)]))
+    except ValidationError as exc:
+        errors["username"] = " ".join(exc.messages)
         state.pop("username_checked", None)
         return False
     if User.objects.filter(username=username).exists():
@@ -427,8 +428,8 @@ def _validate_profile(request, state: dict, errors: dict, corporate: bool) -> No
         errors["institution"] = _("기관명을 검색하여 소속기관을 선택하세요.")
     try:
         mobile = clean_mobile(state.get("mobile", ""))
-    except Exception as exc:
-        errors["mobile"] = " ".join(getattr(exc, "messages", [str(exc)]))
+    except ValidationError as exc:
+        errors["mobile"] = " ".join(exc.messages)
     else:
         if not verified_phone(verification_id=state.get("verification_id"),
                               session_key=request.session.session_key, phone=mobile):
