@@ -19,14 +19,7 @@ from kdcis.admin_site import kdcis_admin_site, shown
 from kdcis.phones import mask_name
 from kdcis.ratelimit import client_ip
 from permissions.models import Grant, Officer, PermissionType
-from permissions.services import (
-    GrantError,
-    GrantNotFound,
-    grant_approve,
-    grant_reject,
-    officer_assign,
-    officer_unassign,
-)
+from permissions.services import grants_decide, officer_assign, officer_unassign
 
 
 @admin.register(PermissionType, site=kdcis_admin_site)
@@ -102,18 +95,19 @@ class GrantAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("선택한 신청 승인"), permissions=["decide"])
     def approve_selected(self, request, queryset):
-        ip = client_ip(request)
-        for grant in queryset.select_related("user", "permission_type").order_by("pk"):
-            try:
-                grant_approve(grant_id=grant.pk, admin=request.user, ip=ip)
-            except GrantError as exc:
-                messages.error(request, f"{self._label(grant)}: {exc.message}")
-            except GrantNotFound:
-                messages.error(request, _("%(grant)s: 신청을 찾을 수 없습니다.")
-                               % {"grant": self._label(grant)})
+        grants = list(queryset.select_related("user", "permission_type").order_by("pk"))
+        self._report(request, grants, grants_decide(
+            grant_ids=[g.pk for g in grants], approve=True, admin=request.user,
+            ip=client_ip(request)), _("%(grant)s: 승인했습니다."))
+
+    def _report(self, request, grants, decisions, done_message) -> None:
+        labels = {g.pk: self._label(g) for g in grants}
+        for decision in decisions:
+            label = labels[decision.grant_id]
+            if decision.grant is None:
+                messages.error(request, f"{label}: {decision.error}")
             else:
-                messages.success(request, _("%(grant)s: 승인했습니다.")
-                                 % {"grant": self._label(grant)})
+                messages.success(request, done_message % {"grant": label})
 
     @admin.action(description=gettext_lazy("선택한 신청 반려 (사유 입력)"), permissions=["decide"])
     def reject_selected(self, request, queryset):
@@ -121,19 +115,10 @@ class GrantAdmin(admin.ModelAdmin):
         grants = list(queryset.select_related("user", "permission_type", "body").order_by("pk"))
         form = RejectForm(request.POST if request.POST.get("post") == "yes" else None)
         if form.is_bound and form.is_valid():
-            ip = client_ip(request)
-            for grant in grants:
-                try:
-                    grant_reject(grant_id=grant.pk, reason=form.cleaned_data["reason"],
-                                 admin=request.user, ip=ip)
-                except GrantError as exc:
-                    messages.error(request, f"{self._label(grant)}: {exc.message}")
-                except GrantNotFound:
-                    messages.error(request, _("%(grant)s: 신청을 찾을 수 없습니다.")
-                                   % {"grant": self._label(grant)})
-                else:
-                    messages.success(request, _("%(grant)s: 반려했습니다.")
-                                     % {"grant": self._label(grant)})
+            self._report(request, grants, grants_decide(
+                grant_ids=[g.pk for g in grants], approve=False,
+                reason=form.cleaned_data["reason"], admin=request.user, ip=client_ip(request)),
+                _("%(grant)s: 반려했습니다."))
             return None
         context = {
             **self.admin_site.each_context(request),

@@ -22,7 +22,7 @@ from kdcis.ratelimit import client_ip
 from permissions.decorators import officer_required
 from permissions.models import Grant, PermissionType
 from permissions.selectors import approval_queue_for, grant_for_officer
-from permissions.services import GrantError, GrantNotFound, grant_approve, grant_reject
+from permissions.services import grants_decide
 
 PAGE_SIZE = 20
 STATUS_CHOICES = [("requested", "신청중"), ("approved", "승인"), ("rejected", "반려"),
@@ -155,18 +155,12 @@ def approval_decide(request: HttpRequest) -> HttpResponse:
     if action == "reject" and not reason:
         messages.error(request, _("반려 사유를 입력하세요."))
         return redirect(back)
-    ip = client_ip(request)
-    for grant_id in ids:
-        try:
-            if action == "approve":
-                grant = grant_approve(grant_id=grant_id, officer=officer, ip=ip)
-            else:
-                grant = grant_reject(grant_id=grant_id, officer=officer, reason=reason, ip=ip)
-        except GrantNotFound:
-            raise Http404 from None
-        except GrantError as exc:
-            messages.error(request, _("신청 #%(id)d: %(msg)s") % {"id": grant_id,
-                                                                 "msg": exc.message})
+    for decision in grants_decide(grant_ids=ids, approve=action == "approve", reason=reason,
+                                  officer=officer, ip=client_ip(request)):
+        grant = decision.grant
+        if grant is None:
+            messages.error(request, _("신청 #%(id)d: %(msg)s") % {"id": decision.grant_id,
+                                                                 "msg": decision.error})
         else:
             messages.success(request, _("신청 #%(id)d (%(name)s, %(perm)s): %(result)s") % {
                 "id": grant.pk, "name": grant.user.name, "perm": grant.permission_type.name,

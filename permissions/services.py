@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -140,6 +142,36 @@ def grant_reject(*, grant_id: int, reason: str, officer=None, admin=None,
                 _("[질병보건통합관리시스템] '%(perm)s' 권한 신청이 반려되었습니다. 사유: %(reason)s")
                 % {"perm": grant.permission_type.name, "reason": grant.reason[:60]})
     return grant
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One request's outcome in a bulk decision: the grant, or why it was refused."""
+
+    grant_id: int
+    grant: Grant | None
+    error: str = ""
+
+
+def grants_decide(*, grant_ids: list[int], approve: bool, reason: str = "", officer=None,
+                  admin=None, ip: str | None = None) -> list[Decision]:
+    """Approve or reject many requests, each in its own transaction and checked on its own;
+    the officer pages and the admin action share it."""
+    results = []
+    for grant_id in grant_ids:
+        try:
+            if approve:
+                grant = grant_approve(grant_id=grant_id, officer=officer, admin=admin, ip=ip)
+            else:
+                grant = grant_reject(grant_id=grant_id, reason=reason, officer=officer,
+                                     admin=admin, ip=ip)
+        except GrantError as exc:
+            results.append(Decision(grant_id, None, exc.message))
+        except GrantNotFound:
+            results.append(Decision(grant_id, None, _("신청을 찾을 수 없습니다.")))
+        else:
+            results.append(Decision(grant_id, grant))
+    return results
 
 
 def grant_cancel(*, grant_id: int, user, ip: str | None = None) -> Grant:
