@@ -14,6 +14,7 @@ import csv
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -136,6 +137,16 @@ def main() -> None:
                 env = base_env(DATABASE_URL=db_url, LOAD_DATA_DIR=str(data),
                                PYTHONPATH=str(ROOT), **settings)
                 prefix = data / "stats"
+                samples: list[tuple[int, list[int]]] = []
+                sampling = threading.Event()
+
+                def sample_memory() -> None:
+                    began = time.monotonic()
+                    while not sampling.wait(60):
+                        samples.append((round(time.monotonic() - began), worker_rss(master)))
+
+                sampler = threading.Thread(target=sample_memory, daemon=True)
+                sampler.start()
                 subprocess.run(
                     [PYTHON, "-m", "locust", "-f", str(ROOT / "benchmarks/locustfile.py"),
                      "--headless", "-u", str(args.users), "-r", str(max(1, args.users // 5)),
@@ -144,9 +155,12 @@ def main() -> None:
                     env=env, cwd=ROOT, check=False, stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE)
                 end_rss = worker_rss(master)
+                sampling.set()
         finally:
             fake.terminate()
         report(prefix, args, duration, start_rss, end_rss)
+        for second, rss in samples:
+            print(f"  worker RSS after {second:4d} s: {[f'{kb / 1024:.1f} MiB' for kb in rss]}")
 
 
 def _master_pid(url: str) -> int:
