@@ -14,12 +14,15 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="" if not DEBUG else "insecure-development-key")
-if not SECRET_KEY:
-    # Fail loudly: a production process without a secret key must not start.
-    from django.core.exceptions import ImproperlyConfigured
+SECRET_KEY = env.str("SECRET_KEY", default="")
+# Without SECRET_KEY, management commands (makemigrations, check …) still run on a random
+# key that lives for one process; serving refuses to start (kdcis/wsgi.py) and
+# `check --deploy` reports kdcis.E001, so production can never run on it.
+SECRET_KEY_IS_EPHEMERAL = not SECRET_KEY
+if SECRET_KEY_IS_EPHEMERAL:
+    import secrets
 
-    raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=true for local development).")
+    SECRET_KEY = "insecure-development-key" if DEBUG else secrets.token_urlsafe(50)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
