@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from institutions.models import ApprovingBody, Institution, SupplementaryInfo
+from institutions.models import Institution, SupplementaryInfo
 
 
 def search_institutions(*, query: str, type_id: int | None = None) -> QuerySet[Institution]:
@@ -20,10 +20,6 @@ def search_institutions(*, query: str, type_id: int | None = None) -> QuerySet[I
     else:
         return qs.none()
     return qs.order_by("name", "number")
-
-
-def central_body() -> ApprovingBody | None:
-    return ApprovingBody.objects.filter(kind=ApprovingBody.Kind.CENTRAL, is_active=True).first()
 
 
 # ------------------------------------------------------------- 의료기관 부가정보

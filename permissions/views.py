@@ -114,14 +114,7 @@ def permission_request(request: HttpRequest) -> HttpResponse:
         "'%(perm)s' 권한을 신청했습니다. 빠른 처리를 위해 승인기관(%(body)s, %(phone)s)에 "
         "연락하세요.") % {"perm": ptype.name, "body": grant.body.name,
                          "phone": grant.body.contact_phone})
-    return redirect(f"{_permissions_url()}?status=requested" if user.status == "active"
-                    and approved_areas(user) else "home")
-
-
-def _permissions_url() -> str:
-    from django.urls import reverse
-
-    return reverse("permissions")
+    return redirect(_back(request))
 
 
 def _back(request: HttpRequest) -> str:
