@@ -36,3 +36,27 @@ def test_rate_limit_counts_per_window():
     assert results == [True, True, True, False]
     later = now + dt.timedelta(seconds=60)
     assert ratelimit.hit("k", limit=3, window_seconds=60, now=later)
+
+
+
+def test_the_nightly_purge_drops_old_counters_and_phone_verifications_only():
+    import io
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from accounts.models import PhoneVerification
+    from kdcis.models import RateCounter
+
+    now = timezone.now()
+    old = now - dt.timedelta(days=3)
+    ratelimit.hit("old", limit=5, window_seconds=3600, now=old)
+    ratelimit.hit("current", limit=5, window_seconds=3600)
+    for created, phone in ((old, "01000000001"), (now, "01000000002")):
+        PhoneVerification.objects.create(session_key="s", phone=phone, code_hash="x",
+                                          created_at=created, expires_at=created)
+    out = io.StringIO()
+    call_command("purge_expired_records", stdout=out)
+    assert "purged 1 rate-limit counters, 1 phone verifications" in out.getvalue()
+    assert list(RateCounter.objects.values_list("key", flat=True)) == ["current"]
+    assert list(PhoneVerification.objects.values_list("phone", flat=True)) == ["01000000002"]
