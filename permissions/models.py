@@ -53,12 +53,15 @@ class Grant(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grants"
     )
+    # No index of their own: a handful of types make one useless, and body_id leads
+    # grant_queue_idx. Every index here is paid for by each status change.
     permission_type = models.ForeignKey(
-        PermissionType, verbose_name=_("권한"), on_delete=models.PROTECT, related_name="grants"
+        PermissionType, verbose_name=_("권한"), on_delete=models.PROTECT, related_name="grants",
+        db_index=False,
     )
     body = models.ForeignKey(
         "institutions.ApprovingBody", verbose_name=_("승인기관"), on_delete=models.PROTECT,
-        related_name="grants",
+        related_name="grants", db_index=False,
     )
     status = models.CharField(
         _("상태"), max_length=10, choices=Status.choices, default=Status.REQUESTED
@@ -89,7 +92,10 @@ class Grant(models.Model):
         ]
         indexes = [
             models.Index(fields=["body", "status", "requested_at"], name="grant_queue_idx"),
-            models.Index(fields=["status", "last_used_on"], name="grant_inactivity_idx"),
+            # Partial: only approved grants can go stale, and a grant leaving 'approved' (the
+            # nightly revocation) then writes no entry here.
+            models.Index(fields=["last_used_on"], condition=Q(status="approved"),
+                         name="grant_stale_idx"),
         ]
 
     def __str__(self) -> str:
