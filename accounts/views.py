@@ -49,6 +49,7 @@ from accounts.services import (
 from institutions.models import Institution, InstitutionType
 from institutions.selectors import search_institutions
 from kdcis import ratelimit
+from kdcis.auth import BACKEND_PATH
 from kdcis.errors import DomainError
 from kdcis.ids import parse_id
 from kdcis.ratelimit import client_ip
@@ -149,7 +150,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             error=_("등록되지 않은 인증서입니다. 처음 사용하시는 경우 '사용자 가입'을 먼저 "
                     "진행하세요."),
         )
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=BACKEND_PATH)
     login_recorded(user=user, ip=ip)
     return redirect("home")
 
@@ -218,7 +219,7 @@ def rebind(request: HttpRequest) -> HttpResponse:
                 certificate_rebind(user=user, certificate=_cert_from_session(pending["cert"]),
                                    ip=ip)
                 request.session.pop("rebind", None)
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                login(request, user, backend=BACKEND_PATH)
                 login_recorded(user=user, ip=ip)
                 messages.success(request, _("갱신된 인증서가 등록되었습니다."))
                 return redirect("home")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from functools import cached_property
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -73,31 +75,56 @@ def _is_date(value) -> bool:
         return False
 
 
+class QueuePage:
+    """One page of an officer's queue, read from the database only when the template renders
+    it: a cached rendering (keyed by the body's queue version) needs neither query."""
+
+    def __init__(self, officer, filters: dict, page_number) -> None:
+        self.officer, self.filters, self.page_number = officer, filters, page_number
+
+    @cached_property
+    def page(self):
+        qs = approval_queue_for(self.officer, **self.filters)
+        return Paginator(qs, PAGE_SIZE).get_page(self.page_number)
+
+    @cached_property
+    def rows(self) -> list[dict]:
+        today = timezone.localdate()
+        rows = []
+        for g in self.page.object_list:
+            local = timezone.localtime(g.requested_at)
+            rows.append({
+                "grant": g, "masked_mobile": mask_mobile(g.user.mobile),
+                "requested_at": local.strftime("%Y-%m-%d %H:%M"),
+                "waiting_days": (today - local.date()).days,
+                "url": reverse("approval_detail", args=[g.pk]),
+            })
+        return rows
+
+
 @officer_required
 @require_GET
 def approval_queue(request: HttpRequest) -> HttpResponse:
     officer = request.user.officer
     filters = _filters(request)
-    qs = approval_queue_for(officer, **filters)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    today = timezone.localdate()
-    rows = []
-    for g in page.object_list:
-        local = timezone.localtime(g.requested_at)
-        rows.append({
-            "grant": g, "masked_mobile": mask_mobile(g.user.mobile),
-            "requested_at": local.strftime("%Y-%m-%d %H:%M"),
-            "waiting_days": (today - local.date()).days,
-            "url": reverse("approval_detail", args=[g.pk]),
-        })
+    page_number = request.GET.get("page") or "1"
     query_string = urlencode({k: (v.isoformat() if hasattr(v, "isoformat") else v)
                               for k, v in filters.items() if v})
     return render(request, "permissions/approvals.html", {
-        "officer": officer, "page": page, "rows": rows, "filters": filters,
-        "status_choices": STATUS_CHOICES,
+        "officer": officer, "queue": QueuePage(officer, filters, page_number),
+        "filters": filters, "status_choices": STATUS_CHOICES,
         "permission_types": _reference("ptypes:" + _approver_kind(officer), lambda: list(
             PermissionType.objects.filter(approver=_approver_kind(officer)))),
-        "regions": _reference("regions", lambda: list(Region.objects.all())), "query_string": query_string, "day_unit": _("일"),
+        "regions": _reference("regions", lambda: list(Region.objects.all())),
+        "query_string": query_string, "day_unit": _("일"),
+        # The rendered list is cached per body, queue version, filters, page, day (waiting
+        # days) and language: every officer of the body shares it until the queue changes.
+        "cache_seconds": settings.APPROVAL_QUEUE_CACHE_SECONDS,
+        "cache_key": "|".join([
+            str(officer.body_id), str(officer.body.queue_version), query_string,
+            page_number[:12], timezone.localdate().isoformat(),
+            getattr(request, "LANGUAGE_CODE", ""),
+        ]),
     })
 
 

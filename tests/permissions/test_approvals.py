@@ -281,3 +281,101 @@ def test_an_sms_provider_outage_neither_blocks_nor_undoes_a_decision(client, per
         message.refresh_from_db()
         assert message.status == "sent"
         assert any("승인되었습니다" in m["body"] for m in fake.messages)
+
+
+class TestQueueCache:
+    """The list part of /approvals/ is rendered once per body and queue version and shared by
+    the body's officers; every domain operation that changes it shows on the next view."""
+
+    def test_a_repeated_view_costs_only_the_session_and_user_queries(self, client, personas):
+        from django.test.utils import CaptureQueriesContext
+
+        client.force_login(personas.oscar)
+        first = body(client.get("/approvals/"))
+        with CaptureQueriesContext(connection) as captured:
+            second = body(client.get("/approvals/"))
+        tables = " ".join(q["sql"] for q in captured.captured_queries)
+        assert len(captured.captured_queries) <= 2, tables
+        assert "permissions_grant" not in tables.split("FROM", 1)[0]
+        assert "김앨리" in second
+
+        def without_tokens(page: str) -> str:
+            import re
+            return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+
+        assert without_tokens(first) == without_tokens(second)
+
+    def test_the_form_of_a_cached_page_carries_a_working_csrf_token(self, personas):
+        import re
+
+        from django.test import Client
+
+        officer = Client(enforce_csrf_checks=True)
+        officer.force_login(personas.oscar)
+        officer.get("/approvals/")
+        page = body(officer.get("/approvals/"))  # served from the cache
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        grant = vaccination_grant(personas.alice)
+        response = officer.post("/approvals/decide/", {
+            "grant": grant.pk, "action": "approve", "back": "/approvals/",
+            "csrfmiddlewaretoken": token})
+        assert response.status_code == 302
+        assert vaccination_grant(personas.alice).status == "approved"
+
+    def test_officers_of_one_body_see_their_own_name_above_the_shared_list(
+            self, client, personas):
+        from institutions.models import ApprovingBody
+        from permissions.services import officer_assign
+
+        client.force_login(personas.oscar)
+        assert "오보건 님" in body(client.get("/approvals/"))
+        officer_assign(user=personas.olga, body=ApprovingBody.objects.get(code="HC-11110-1"))
+        client.force_login(personas.olga)
+        page = body(client.get("/approvals/"))
+        assert "올강남 님" in page and "오보건" not in page and "김앨리" in page
+
+    def test_every_change_to_the_queue_shows_on_the_next_view(self, client, personas,
+                                                              make_verified):
+        from django.utils import timezone
+
+        from accounts.services import RequestedPermission, account_withdraw, signup_submit
+        from institutions.models import Institution
+        from institutions.services import institution_correct
+        from permissions.models import PermissionType
+        from permissions.revocation import revoke_inactive
+        from permissions.services import grant_cancel
+
+        client.force_login(personas.oscar)
+
+        def queue(**filters) -> str:
+            return body(client.get("/approvals/", filters))
+
+        assert "김앨리" in queue()
+        # A new request arrives.
+        inst = Institution.objects.get(number="11110102")
+        ptype = PermissionType.objects.get(code="vaccination_user")
+        _i, cert = make_verified("새신청()00100412008052877001")
+        newcomer = signup_submit(
+            certificate=cert, name=cert.name, username="newcomer1", institution=inst,
+            mobile="01077770000", office_phone="0221483500", consent_at=timezone.now(),
+            consent_version="v", permissions=[RequestedPermission(permission_type=ptype,
+                                                                  body=inst.jurisdiction)])
+        assert "새신청" in queue()
+        # The helpdesk corrects the applicant's institution name.
+        institution_correct(institution=inst, name="종로새이름의원", reason="개명",
+                            actor=personas.hana)
+        assert "종로새이름의원" in queue()
+        # The applicant cancels, then another request is decided by a colleague.
+        grant_cancel(grant_id=vaccination_grant(newcomer).pk, user=newcomer)
+        assert "새신청" not in queue()
+        grant_approve(grant_id=vaccination_grant(personas.alice).pk,
+                      officer=personas.oscar.officer)
+        assert "김앨리" not in queue() and "김앨리" in queue(status="approved")
+        # The nightly job revokes it.
+        far = timezone.localdate() + timezone.timedelta(days=400)
+        assert revoke_inactive(as_of=far).grants_revoked >= 1
+        assert "김앨리" not in queue(status="approved")
+        assert "김앨리" in queue(status="revoked")
+        # The applicant withdraws: their rows leave the queue.
+        account_withdraw(user=User.objects.get(pk=personas.alice.pk))
+        assert "김앨리" not in queue(status="all")
