@@ -8,8 +8,10 @@ the reference data and builds, with ``INSERT ... SELECT generate_series``, 500,0
 holding two approved grants ('예방접종관리 User', revocable, and '교육관리 User(학습자)', not
 revocable): 1,000,000 grants, of which 100,000 are stale on the run date. Then:
 
-1. runs ``revoke_inactive`` (batches of 5,000) and prints its time and the process's resident
-   memory after each batch (flat = no growth from the first batch to the last);
+1. runs ``revoke_inactive`` as the nightly command does (batches of 5,000, the configured
+   INACTIVITY_REVOCATION_WORKERS connections) and prints its time and the process's
+   resident memory after each batch (flat = no growth from the first batch to the last);
+   then puts the grants back and times it with one worker, for comparison;
 2. puts the 100,000 grants back and runs it again under ``tracemalloc`` for the Python heap
    peak (that run is slower because of the tracing; its time is not the figure);
 3. twice puts 10,000 grants back and revokes them with a naive per-grant ORM loop (save(),
@@ -18,7 +20,8 @@ revocable): 1,000,000 grants, of which 100,000 are stale on the run date. Then:
    prints the per-grant ratios. The goal is checked against the loop as written;
 4. for information, times the warnings of the same night (``warn_before_revocation``).
 
-Drops the database at the end, also after a failure.
+Drops the database at the end, also after a failure; with ``--keep`` it keeps it and the
+next ``--keep`` run reuses it (migrating it and putting the grants back instead of building).
 """
 
 from __future__ import annotations
@@ -144,11 +147,14 @@ def restore(cursor, *, limit: int | None = None) -> int:
     """Put revoked grants back to approved and forget the job's audit rows and SMS."""
     where = "status = 'revoked'"
     if limit is not None:
-        where += f" AND id IN (SELECT id FROM permissions_grant WHERE status = 'revoked' " \
-                 f"ORDER BY id LIMIT {int(limit)})"
+        # ARRAY(...) is evaluated once; `id IN (SELECT ... LIMIT n)` was planned as a loop
+        # re-running the subquery and took minutes.
+        where += f" AND id = ANY(ARRAY(SELECT id FROM permissions_grant WHERE status = " \
+                 f"'revoked' ORDER BY id LIMIT {int(limit)}))"
     cursor.execute(f"UPDATE permissions_grant SET status = 'approved', revoked_at = NULL, "
                    f"reason = '' WHERE {where}")
     count = cursor.rowcount
+    cursor.execute("UPDATE permissions_grant SET warned_for = NULL WHERE warned_for IS NOT NULL")
     cursor.execute("DELETE FROM kdcis_auditevent WHERE action = 'grant.revoked'")
     cursor.execute("DELETE FROM kdcis_smsmessage")
     cursor.execute("VACUUM ANALYZE permissions_grant")
@@ -197,15 +203,26 @@ def naive_loop(as_of: date, *, per_grant_transaction: bool) -> tuple[int, float]
 
 
 def main() -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the database afterwards and reuse a kept one (skips the "
+                             "build: for measuring changes to the job)")
+    args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         print("Set DATABASE_URL to a PostgreSQL server, e.g. "
               "postgres://postgres@127.0.0.1:5432/kdcis", file=sys.stderr)
         return 2
     admin = _admin_connection(url)
-    _drop(admin)
     with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
+        reuse = args.keep and cursor.fetchone() is not None
+    if not reuse:
+        _drop(admin)
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
     parts = urlsplit(url)
     os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
     os.environ["DJANGO_SETTINGS_MODULE"] = "kdcis.settings"
@@ -214,29 +231,26 @@ def main() -> int:
     os.environ["SMS_BACKEND"] = "console"
     os.environ["DB_CONN_MAX_AGE"] = "0"
     try:
-        return run()
+        return run(reuse=reuse)
     finally:
         from django.db import connections
 
         connections.close_all()
-        _drop(admin)
+        if args.keep:
+            print(f"kept the database {BENCH_DB} (drop it with: dropdb {BENCH_DB})")
+        else:
+            _drop(admin)
+            print(f"dropped the database {BENCH_DB}")
         admin.close()
-        print(f"dropped the database {BENCH_DB}")
 
 
-def run() -> int:
-    import logging
-
-    import django
-
-    django.setup()
-    logging.getLogger("kdcis.sms").setLevel(logging.WARNING)
+def _build_database() -> None:
     from django.core.management import call_command
     from django.db import connection
 
     from institutions.models import ApprovingBody
     from permissions.models import PermissionType
-    from permissions.revocation import RevocationReport, revocation_cutoff, revoke_inactive
+    from permissions.revocation import revocation_cutoff
 
     print(f"Setting up {BENCH_DB}:")
     started = _step("migrate + reference data")
@@ -254,6 +268,32 @@ def run() -> int:
             central=ApprovingBody.objects.get(kind="central").pk,
             stale_day=stale_day,
         )
+
+
+def run(*, reuse: bool) -> int:
+    import logging
+
+    import django
+
+    django.setup()
+    logging.getLogger("kdcis.sms").setLevel(logging.WARNING)
+    from django.db import connection
+
+    from permissions.revocation import RevocationReport, revoke_inactive
+
+    if reuse:
+        print(f"Reusing the kept database {BENCH_DB}:")
+        started = _step("migrations + putting revoked grants back")
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        with connection.cursor() as cursor:
+            restore(cursor)
+            cursor.execute("VACUUM ANALYZE kdcis_auditevent")
+            cursor.execute("VACUUM ANALYZE kdcis_smsmessage")
+        _done(started)
+    else:
+        _build_database()
     connection.close()
 
     # 1. The job, untraced: time and resident memory after each batch.
@@ -262,10 +302,15 @@ def run() -> int:
     def sample(report: RevocationReport) -> None:
         rss.append(_rss_mb())
 
-    print(f"\n1. revoke_inactive(as_of={AS_OF}, batch_size={BATCH_SIZE}):")
+    from django.conf import settings
+
+    workers = settings.INACTIVITY_REVOCATION_WORKERS
+    print(f"\n1. revoke_inactive(as_of={AS_OF}, batch_size={BATCH_SIZE}, workers={workers}) "
+          "as the nightly command runs it:")
     rss_before, maxrss_before = _rss_mb(), _maxrss_mb()
     started = time.perf_counter()
-    report = revoke_inactive(as_of=AS_OF, batch_size=BATCH_SIZE, progress=sample)
+    report = revoke_inactive(as_of=AS_OF, batch_size=BATCH_SIZE, progress=sample,
+                             workers=workers)
     elapsed = time.perf_counter() - started
     maxrss_delta = _maxrss_mb() - maxrss_before
     assert report.grants_revoked == STALE, report
@@ -279,13 +324,24 @@ def run() -> int:
     print(f"  flat memory (growth from batch 1 to the end {growth:.1f} MB, goal < "
           f"{FLAT_MEMORY_MB} MB): {'met' if growth < FLAT_MEMORY_MB else 'MISSED'}")
 
+    # 1b. The same with one worker: what the set-based statements alone give.
+    with connection.cursor() as cursor:
+        restored = restore(cursor)
+    assert restored == STALE, restored
+    print("\n1b. the same with workers=1 (one connection):")
+    started = time.perf_counter()
+    single = revoke_inactive(as_of=AS_OF, batch_size=BATCH_SIZE, workers=1)
+    single_elapsed = time.perf_counter() - started
+    assert single.grants_revoked == STALE, single
+    print(f"  time: {single_elapsed:.2f} s")
+
     # 2. The same run again under tracemalloc: the Python heap's peak.
     with connection.cursor() as cursor:
         restored = restore(cursor)
     assert restored == STALE, restored
     print("\n2. the same run under tracemalloc (slower; for the heap peak only):")
     tracemalloc.start()
-    traced = revoke_inactive(as_of=AS_OF, batch_size=BATCH_SIZE)
+    traced = revoke_inactive(as_of=AS_OF, batch_size=BATCH_SIZE, workers=workers)
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert traced.grants_revoked == STALE
@@ -294,7 +350,9 @@ def run() -> int:
 
     # 3. The naive loops on samples.
     per_set = elapsed / report.grants_revoked
+    per_single = single_elapsed / single.grants_revoked
     ratios = {}
+    single_ratios = {}
     for label, per_grant_transaction in (("as written (autocommit)", False),
                                          ("one transaction per grant", True)):
         with connection.cursor() as cursor:
@@ -305,8 +363,11 @@ def run() -> int:
         assert count == NAIVE_SAMPLE, count
         per_naive = naive_elapsed / count
         ratios[label] = per_naive / per_set
+        single_ratios[label] = per_naive / per_single
         print(f"  naive: {naive_elapsed:.2f} s, {per_naive * 1000:.3f} ms per grant; "
-              f"set-based: {per_set * 1000:.4f} ms per grant; ratio {ratios[label]:.0f}x")
+              f"set-based: {per_set * 1000:.4f} ms per grant ({workers} workers), ratio "
+              f"{ratios[label]:.0f}x; {per_single * 1000:.4f} ms per grant (1 worker), ratio "
+              f"{single_ratios[label]:.0f}x")
     ratio = ratios["as written (autocommit)"]
     strict = ratios["one transaction per grant"]
     print(f"  ratio against the loop as written: {ratio:.0f}x  (goal >= {GOAL_RATIO}x: "
@@ -322,11 +383,14 @@ def run() -> int:
     print(f"  warned {warned:,} grants in {time.perf_counter() - started:.2f} s")
 
     print("\nSummary:")
-    print(f"  revoke {STALE:,} of {2 * USERS:,} grants: {elapsed:.2f} s (goal <= {GOAL_SECONDS} s)")
+    print(f"  revoke {STALE:,} of {2 * USERS:,} grants: {elapsed:.2f} s with {workers} workers, "
+          f"{single_elapsed:.2f} s with 1 (goal <= {GOAL_SECONDS} s)")
     print(f"  memory: +{growth:.1f} MB RSS from batch 1 to {len(rss)}, heap peak "
           f"{peak / 2**20:.1f} MB (goal: flat)")
     print(f"  speed-up against the naive loop: {ratio:.0f}x as written, {strict:.0f}x with one "
-          f"transaction per grant (goal >= {GOAL_RATIO}x)")
+          f"transaction per grant (goal >= {GOAL_RATIO}x); with 1 worker "
+          f"{single_ratios['as written (autocommit)']:.0f}x and "
+          f"{single_ratios['one transaction per grant']:.0f}x")
     met = elapsed <= GOAL_SECONDS and growth < FLAT_MEMORY_MB and ratio >= GOAL_RATIO
     return 0 if met else 1
 
