@@ -87,6 +87,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The session and user lookups of every signed-in request run as prepared statements on
+# PostgreSQL (kdcis/prepared.py); false behind a transaction-mode pooler such as PgBouncer.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 
 AUTH_USER_MODEL = "accounts.User"
 # ModelBackend whose per-request user load brings the institution, officer role and menu
@@ -132,7 +135,8 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default="") or str(BASE_DIR / "var" / "media"
 MEDIA_URL = "/media/"
 
 # Sessions live in the database so app servers stay stateless.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Django's database sessions, read by one fixed statement instead of the ORM (kdcis/sessions.py).
+SESSION_ENGINE = "kdcis.sessions"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_STAFF_IDLE_SECONDS = env.int("SESSION_STAFF_IDLE_SECONDS", default=30 * 60)
 SESSION_COOKIE_HTTPONLY = True

@@ -19,11 +19,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from institutions.models import Region
 from kdcis.ids import parse_id, safe_local_path
+from kdcis.pagecache import render_cached
 from kdcis.phones import mask_mobile
 from kdcis.ratelimit import client_ip
 from permissions.decorators import officer_required
 from permissions.models import Grant, PermissionType
-from permissions.selectors import approval_queue_for, grant_for_officer
+from permissions.selectors import approval_queue_for, approved_areas, grant_for_officer
 from permissions.services import grants_decide
 
 PAGE_SIZE = 20
@@ -110,22 +111,33 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     page_number = request.GET.get("page") or "1"
     query_string = urlencode({k: (v.isoformat() if hasattr(v, "isoformat") else v)
                               for k, v in filters.items() if v})
-    return render(request, "permissions/approvals.html", {
+    cache_key = "|".join([
+        str(officer.body_id), str(officer.body.queue_version), query_string, page_number[:12],
+        timezone.localdate().isoformat(), getattr(request, "LANGUAGE_CODE", ""),
+    ])
+    context = {
         "officer": officer, "queue": QueuePage(officer, filters, page_number),
         "filters": filters, "status_choices": STATUS_CHOICES,
         "permission_types": _reference("ptypes:" + _approver_kind(officer), lambda: list(
             PermissionType.objects.filter(approver=_approver_kind(officer)))),
         "regions": _reference("regions", lambda: list(Region.objects.all())),
         "query_string": query_string, "day_unit": _("일"),
-        # The rendered list is cached per body, queue version, filters, page, day (waiting
-        # days) and language: every officer of the body shares it until the queue changes.
-        "cache_seconds": settings.APPROVAL_QUEUE_CACHE_SECONDS,
-        "cache_key": "|".join([
-            str(officer.body_id), str(officer.body.queue_version), query_string,
-            page_number[:12], timezone.localdate().isoformat(),
-            getattr(request, "LANGUAGE_CODE", ""),
-        ]),
-    })
+        # The list is cached per body, queue version, filters, page, day (waiting days)
+        # and language: the body's officers share it until the queue changes.
+        "cache_seconds": settings.APPROVAL_QUEUE_CACHE_SECONDS, "cache_key": cache_key,
+    }
+    # Officers reload their queue all day: the whole page is kept per officer too. Its key
+    # adds what the layout shows of the officer (name, institution, menus, body's name).
+    user = request.user
+    institution = user.institution
+    return render_cached(
+        request, "permissions/approvals.html", context,
+        key_parts=(cache_key, request.get_full_path(), user.pk, user.display_name,
+                   institution.pk if institution else None,
+                   institution.name if institution else "", user.is_helpdesk,
+                   tuple(sorted(approved_areas(user))), str(officer.body)),
+        timeout=settings.APPROVAL_QUEUE_CACHE_SECONDS,
+    )
 
 
 @officer_required

@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 
 from institutions.models import ApprovingBody
 from permissions.models import Grant, PermissionType
 
 
-def _area_flag(area: str) -> str:
-    return f"has_area_{area}"
-
-
-def with_approved_areas(users: QuerySet) -> QuerySet:
-    """`users` annotated with one boolean per menu area of `permissions.menus.FOLDERS`: does
-    the user hold an approved permission of that area. `approved_areas` reads them."""
-    from permissions.menus import FOLDERS
-
-    return users.annotate(**{
-        _area_flag(area): Exists(Grant.objects.filter(
-            user_id=OuterRef("pk"), status=Grant.Status.APPROVED,
-            permission_type__menu_area=area,
-        ))
-        for area in FOLDERS
-    })
-
-
 def approved_areas(user) -> set[str]:
-    """Menu areas the user may open now: from the annotations of `with_approved_areas` when
-    the user was loaded with them (every request's user is), else one query; kept on the
-    user object for the rest of the request."""
+    """Menu areas the user may open now. The request's user arrives with them (kdcis.auth);
+    any other user object costs one query, and the result is kept on it."""
     cached = getattr(user, "_approved_areas", None)
     if cached is None:
-        from permissions.menus import FOLDERS
-
-        flags = [_area_flag(area) for area in FOLDERS]
-        if all(hasattr(user, flag) for flag in flags):
-            cached = {area for area, flag in zip(FOLDERS, flags, strict=True)
-                      if getattr(user, flag)}
-        else:
-            cached = set(
-                Grant.objects.filter(user=user, status=Grant.Status.APPROVED)
-                .exclude(permission_type__menu_area="")
-                .values_list("permission_type__menu_area", flat=True)
-            )
+        cached = set(
+            Grant.objects.filter(user=user, status=Grant.Status.APPROVED)
+            .exclude(permission_type__menu_area="")
+            .values_list("permission_type__menu_area", flat=True)
+        )
         user._approved_areas = cached
     return cached
 
