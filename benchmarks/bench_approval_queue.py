@@ -165,6 +165,9 @@ def main() -> None:
             check = requests.get(url + "/approvals/", cookies=cookies, allow_redirects=False)
             assert check.status_code == 200 and check.text.count('name="grant"') == 20, (
                 check.status_code, check.text[:300])
+            # A browser sends back the CSRF cookie its first page set; without it every
+            # request would mint a new CSRF secret.
+            cookies["csrftoken"] = check.cookies["csrftoken"]
             for _label, path, jar in pages:  # warm up every worker
                 load(url, path, jar, 2, args.clients)
             # Rounds alternate the three pages, so a noisy moment hurts all of them alike.

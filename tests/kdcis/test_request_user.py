@@ -26,6 +26,7 @@ def _fields(obj) -> dict:
 
 def test_an_officer_comes_with_institution_body_region_and_areas_in_one_query(personas):
     oscar = User.objects.get(pk=personas.oscar.pk)
+    load_portal_user(personas.alice.pk)  # on PostgreSQL, the connection prepares it once
     with CaptureQueriesContext(connection) as captured:
         user = load_portal_user(oscar.pk)
         officer = user.officer
@@ -84,6 +85,7 @@ def test_the_session_store_reads_live_sessions_and_ignores_expired_or_unknown_ke
     assert SessionStore("short").load() == {}
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_signed_in_page_survives_a_new_database_connection(client, personas):
     client.force_login(personas.oscar)
     assert "김앨리" in client.get("/approvals/", {"status": "all"}).content.decode()
