@@ -37,11 +37,14 @@ class PortalBackend(ModelBackend):
 
 @dataclass(frozen=True)
 class _Part:
-    """One model's columns in the statement: alias, model and the (field, converters)."""
+    """One model's columns in the statement: alias, model, (field, converters, column) per
+    column, the attribute names for `from_db` and where the primary key is."""
 
     alias: str
     model: type
     fields: tuple
+    attnames: tuple[str, ...]
+    pk_index: int
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,8 @@ def _part(alias: str, model, connection) -> _Part:
         converters = (connection.ops.get_db_converters(column)
                       + column.get_db_converters(connection))
         fields.append((field, tuple(converters), column))
-    return _Part(alias, model, tuple(fields))
+    return _Part(alias, model, tuple(fields), tuple(f.attname for f, _c, _col in fields),
+                 [f.primary_key for f, _c, _col in fields].index(True))
 
 
 @cache
@@ -105,9 +109,9 @@ def _build(part: _Part, row, start: int, connection, alias: str):
         for converter in converters:
             value = converter(value, column, connection)
         values.append(value)
-    if values[[f.primary_key for f, _c, _col in part.fields].index(True)] is None:
+    if values[part.pk_index] is None:
         return None
-    return part.model.from_db(alias, [f.attname for f, _c, _col in part.fields], values)
+    return part.model.from_db(alias, part.attnames, values)
 
 
 def load_portal_user(user_id):

@@ -111,10 +111,6 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     page_number = request.GET.get("page") or "1"
     query_string = urlencode({k: (v.isoformat() if hasattr(v, "isoformat") else v)
                               for k, v in filters.items() if v})
-    cache_key = "|".join([
-        str(officer.body_id), str(officer.body.queue_version), query_string, page_number[:12],
-        timezone.localdate().isoformat(), getattr(request, "LANGUAGE_CODE", ""),
-    ])
     context = {
         "officer": officer, "queue": QueuePage(officer, filters, page_number),
         "filters": filters, "status_choices": STATUS_CHOICES,
@@ -122,18 +118,18 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
             PermissionType.objects.filter(approver=_approver_kind(officer)))),
         "regions": _reference("regions", lambda: list(Region.objects.all())),
         "query_string": query_string, "day_unit": _("일"),
-        # The list is cached per body, queue version, filters, page, day (waiting days)
-        # and language: the body's officers share it until the queue changes.
-        "cache_seconds": settings.APPROVAL_QUEUE_CACHE_SECONDS, "cache_key": cache_key,
     }
-    # Officers reload their queue all day: the whole page is kept per officer too. Its key
-    # adds what the layout shows of the officer (name, institution, menus, body's name).
+    # Officers reload their queue all day: the page is kept per officer until the body's
+    # queue version changes. The key names all the page shows: the queue (version, filters
+    # and page in the path), the day (waiting days), the language, and what the layout shows
+    # of the officer (name, institution, menus, the body's name).
     user = request.user
     institution = user.institution
     return render_cached(
         request, "permissions/approvals.html", context,
-        key_parts=(cache_key, request.get_full_path(), user.pk, user.display_name,
-                   institution.pk if institution else None,
+        key_parts=(officer.body_id, officer.body.queue_version, request.get_full_path(),
+                   timezone.localdate().isoformat(), getattr(request, "LANGUAGE_CODE", ""),
+                   user.pk, user.display_name, institution.pk if institution else None,
                    institution.name if institution else "", user.is_helpdesk,
                    tuple(sorted(approved_areas(user))), str(officer.body)),
         timeout=settings.APPROVAL_QUEUE_CACHE_SECONDS,

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -345,10 +345,8 @@ def _revoke_part(report: RevocationReport, stale: QuerySet[Grant], run: _Run, *,
     cursor = (0, 0)
     while True:
         body_ids: list[int] = []
-        batch = report if merge is None else replace(report, grants_revoked=0,
-                                                     users_affected=0, sms_queued=0,
-                                                     users_left_without_permission=0,
-                                                     batches=0)
+        batch = report if merge is None else RevocationReport(
+            as_of=report.as_of, cutoff=report.cutoff, dry_run=report.dry_run)
         with transaction.atomic():
             rows = _select_batch(stale, cursor=cursor, batch_size=batch_size,
                                  lock=not dry_run, fields=fields)

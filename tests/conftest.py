@@ -82,9 +82,9 @@ def _trust_test_pki(settings, test_pki):
 
 
 @pytest.fixture(autouse=True)
-def _empty_fragment_cache():
+def _empty_page_cache():
     """Each test's database starts over (queue versions back at 0 with the same body ids), so
-    a rendered fragment cached by an earlier test must not be found."""
+    a page cached by an earlier test must not be found."""
     from django.core.cache import cache
 
     cache.clear()

@@ -284,8 +284,8 @@ def test_an_sms_provider_outage_neither_blocks_nor_undoes_a_decision(client, per
 
 
 class TestQueueCache:
-    """The list part of /approvals/ is rendered once per body and queue version and shared by
-    the body's officers; every domain operation that changes it shows on the next view."""
+    """/approvals/ is rendered once per officer and queue version; every domain operation
+    that changes the queue shows on the next view."""
 
     def test_a_repeated_view_costs_only_the_session_and_user_queries(self, client, personas):
         from django.test.utils import CaptureQueriesContext
@@ -322,7 +322,7 @@ class TestQueueCache:
         assert response.status_code == 302
         assert vaccination_grant(personas.alice).status == "approved"
 
-    def test_officers_of_one_body_see_their_own_name_above_the_shared_list(
+    def test_officers_of_one_body_see_their_own_name_above_the_same_list(
             self, client, personas):
         from institutions.models import ApprovingBody
         from permissions.services import officer_assign
