@@ -85,6 +85,9 @@ DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'v
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Django's PostgreSQL backend with a health check that needs no round trip
+    # (kdcis/db/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "kdcis.db.postgresql"
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The session and user lookups of every signed-in request run as prepared statements on
