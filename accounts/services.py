@@ -201,10 +201,11 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
     Deletes every grant, the certificate binding, consents, phone verifications, staff roles
     and the SMS messages to their number; blanks every personal field; renames the account
     to its pseudonym so the same ID and certificate can sign up again at once. Changing the
-    password hash ends every session of the user on every device.
+    password hash would end every session of the user on every device; the sessions are
+    deleted outright, so nothing a signup or a form left in them outlives the person.
     """
     from accounts.models import PhoneVerification
-    from kdcis.models import AuditEvent, SmsMessage
+    from kdcis.models import AuditEvent, PortalSession, SmsMessage
     from permissions.models import Grant, Officer
     from permissions.queues import touch_queues
 
@@ -226,6 +227,7 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
         # The trail keeps the pseudonym only: drop the network addresses tied to the person.
         AuditEvent.objects.filter(subject_ref=str(user.ref)).update(ip=None)
         AuditEvent.objects.filter(actor=user).update(ip=None)
+        PortalSession.objects.filter(user=user).delete()
         user.username = f"withdrawn-{user.ref}"
         user.name = ""
         user.first_name = ""

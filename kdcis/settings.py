@@ -52,7 +52,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "kdcis.input_guard.StripNulCharactersMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kdcis.auth.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "kdcis.request_log.StaffIdleTimeoutMiddleware",
@@ -138,7 +138,9 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default="") or str(BASE_DIR / "var" / "media"
 MEDIA_URL = "/media/"
 
 # Sessions live in the database so app servers stay stateless.
-# Django's database sessions, read by one fixed statement instead of the ORM (kdcis/sessions.py).
+# Django's database sessions in a table that also names the signed-in user, so the session and
+# its user are read by one fixed statement (kdcis/sessions.py, kdcis.models.PortalSession).
+# django.contrib.sessions stays installed for `clearsessions`; its own table goes unused.
 SESSION_ENGINE = "kdcis.sessions"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_STAFF_IDLE_SECONDS = env.int("SESSION_STAFF_IDLE_SECONDS", default=30 * 60)

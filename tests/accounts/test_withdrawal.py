@@ -4,7 +4,7 @@ import hashlib
 from html import unescape
 
 import pytest
-from django.contrib.sessions.models import Session
+from kdcis.models import PortalSession as Session
 from django.db import connection
 from django.test import Client
 
@@ -100,6 +100,8 @@ def test_withdrawal_ends_every_session_on_every_device(client, personas, test_pk
     assert "로그아웃" in other_device.get("/").content.decode()
     client.force_login(personas.alice)
     post_certificate(client, "/me/withdraw/", issued)
+    # Deleted, not merely invalidated: nothing the person left in a session outlives them.
+    assert not Session.objects.filter(user_id=personas.alice.pk).exists()
     assert other_device.get("/me/").status_code == 302
     assert "인증서 로그인" in unescape(other_device.get("/").content.decode())
     assert "_auth_user_id" not in client.session
