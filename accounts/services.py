@@ -206,6 +206,7 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
     """
     from accounts.models import PhoneVerification
     from kdcis.models import AuditEvent, PortalSession, SmsMessage
+    from kdcis.sessions import recent_reads
     from permissions.models import Grant, Officer
     from permissions.queues import touch_queues
 
@@ -228,6 +229,7 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
         AuditEvent.objects.filter(subject_ref=str(user.ref)).update(ip=None)
         AuditEvent.objects.filter(actor=user).update(ip=None)
         PortalSession.objects.filter(user=user).delete()
+        recent_reads.discard_user(user.pk)
         user.username = f"withdrawn-{user.ref}"
         user.name = ""
         user.first_name = ""

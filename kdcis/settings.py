@@ -47,7 +47,7 @@ MIDDLEWARE = [
     "kdcis.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "kdcis.sessions.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -142,6 +142,11 @@ MEDIA_URL = "/media/"
 # its user are read by one fixed statement (kdcis/sessions.py, kdcis.models.PortalSession).
 # django.contrib.sessions stays installed for `clearsessions`; its own table goes unused.
 SESSION_ENGINE = "kdcis.sessions"
+# GET and HEAD may reuse the session and user row this process read for the same browser
+# this long ago, unless the browser changed anything since (kdcis/sessions.py); 0 turns it
+# off. POSTs always read the database.
+SESSION_READ_CACHE_SECONDS = env.float("SESSION_READ_CACHE_SECONDS", default=1.0)
+SESSION_READ_TAG_COOKIE = "sessionread"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_STAFF_IDLE_SECONDS = env.int("SESSION_STAFF_IDLE_SECONDS", default=30 * 60)
 SESSION_COOKIE_HTTPONLY = True

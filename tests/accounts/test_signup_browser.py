@@ -20,6 +20,13 @@ from tests.conftest import last_sms_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+
+@pytest.fixture(autouse=True)
+def _production_read_window(settings):
+    """These flows run with the session read window at its production default
+    (kdcis/sessions.py): every step the browser takes must still see its own writes."""
+    settings.SESSION_READ_CACHE_SECONDS = 1.0
+
 PASSWORD = "sinkyu-p12-Pass!"
 MOBILE = "01055556666"
 # A subscriber number never starts with 0 or 1 (kdcis/phones.py): 02-1234-5678 is refused.

@@ -113,7 +113,7 @@ def test_on_postgresql_the_lookup_is_prepared_once_per_connection(client, person
         client.get("/me/")
     sqls = [q["sql"] for q in captured.captured_queries]
     assert not any(sql.startswith("PREPARE") for sql in sqls)
-    assert sum(sql.startswith("EXECUTE kdcis_session_user") for sql in sqls) == 2
+    assert sum(sql.startswith("EXECUTE kdcis_session_read") for sql in sqls) == 2
     assert not any(sql.startswith("EXECUTE kdcis_portal_user") for sql in sqls)
 
 

@@ -9,6 +9,13 @@ from tests.accounts.helpers import bind
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _production_read_window(settings):
+    """These flows run with the session read window at its production default
+    (kdcis/sessions.py): every step the browser takes must still see its own writes."""
+    settings.SESSION_READ_CACHE_SECONDS = 1.0
+
+
 def certificate_login(page, p12_path, password: str) -> None:
     page.goto("/login/")
     page.get_by_role("button", name="인증서 로그인").click()
