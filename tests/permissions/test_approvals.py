@@ -322,6 +322,31 @@ class TestQueueCache:
         assert response.status_code == 302
         assert vaccination_grant(personas.alice).status == "approved"
 
+    def test_a_stored_page_is_only_served_back_to_the_browser_it_was_made_for(
+            self, personas):
+        """The same officer on two browsers: each page's CSRF token works in its own
+        browser, because each browser's pages are stored apart."""
+        import re
+
+        from django.test import Client
+
+        tokens = []
+        browsers = [Client(enforce_csrf_checks=True) for _ in range(2)]
+        for browser in browsers:
+            browser.force_login(personas.oscar)
+            browser.get("/approvals/")
+            page = body(browser.get("/approvals/"))
+            tokens.append(re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"',
+                                    page).group(1))
+        assert tokens[0] != tokens[1]
+        grant = vaccination_grant(personas.alice)
+        for browser, token in zip(browsers, tokens, strict=True):
+            response = browser.post("/approvals/decide/", {
+                "grant": grant.pk, "action": "reject", "reason": "서류 미비",
+                "back": "/approvals/", "csrfmiddlewaretoken": token})
+            assert response.status_code == 302  # not 403: the token is this browser's
+        assert vaccination_grant(personas.alice).status == "rejected"
+
     def test_officers_of_one_body_see_their_own_name_above_the_same_list(
             self, client, personas):
         from institutions.models import ApprovingBody
