@@ -82,7 +82,8 @@ def gunicorn(database_url: str, *, workers: int = 2, threads: int = 4,
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = GunicornURL(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         for _ in range(100):
             try:
@@ -99,6 +100,47 @@ def gunicorn(database_url: str, *, workers: int = 2, threads: int = 4,
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+class GunicornURL(str):
+    """The base URL of a gunicorn started by `gunicorn()`, with its arbiter's pid."""
+
+    pid: int
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def child_pids(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (Linux /proc), e.g. gunicorn's workers."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat(int(entry))
+            if fields is not None and int(fields[1]) == parent:
+                children.append(int(entry))
+    return sorted(children)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process so far (0 when it is gone)."""
+    fields = _proc_stat(pid)
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / _HZ
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy (all cores, all processes) so far."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / _HZ  # minus idle and iowait
+
+
+_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -18,14 +18,10 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import last_sms_code
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _production_read_window(settings):
-    """These flows run with the session read window at its production default
-    (kdcis/sessions.py): every step the browser takes must still see its own writes."""
-    settings.SESSION_READ_CACHE_SECONDS = 1.0
+# With the session read window at its production default (kdcis/sessions.py): every step
+# the browser takes must still see its own writes.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("production_read_window")]
 
 PASSWORD = "sinkyu-p12-Pass!"
 MOBILE = "01055556666"
