@@ -4,12 +4,12 @@ import hashlib
 from html import unescape
 
 import pytest
-from kdcis.models import PortalSession as Session
 from django.db import connection
 from django.test import Client
 
 from accounts.models import User
 from kdcis.models import AuditEvent
+from kdcis.models import PortalSession as Session
 from permissions.models import Grant
 from permissions.services import grant_approve
 from tests.accounts.helpers import bind, complete_profile, post_certificate

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from kdcis.models import PortalSession as Session
 from django.contrib.auth import SESSION_KEY
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from kdcis.auth import PortalBackend, load_portal_user
+from kdcis.models import PortalSession as Session
 from kdcis.sessions import SessionStore
 from permissions.models import Grant
 from permissions.selectors import approved_areas
