@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import contextvars
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 
 from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthMiddleware
-from django.contrib.auth.middleware import auser
 from django.db import connections, router
 from django.utils.functional import SimpleLazyObject
 
@@ -67,9 +66,8 @@ class AuthenticationMiddleware(DjangoAuthMiddleware):
     """Django's, letting the backend take the user the session row brought along."""
 
     def process_request(self, request):
-        super().process_request(request)  # checks that sessions come first
+        super().process_request(request)  # checks that sessions come first; sets auser
         request.user = SimpleLazyObject(lambda: _get_user(request))
-        request.auser = partial(auser, request)
 
 
 @dataclass(frozen=True)
@@ -98,13 +96,25 @@ class _Statement:
     areas: tuple[str, ...]
 
 
+def column_converters(field, alias: str, connection) -> tuple:
+    """(column, converters): what the ORM applies to `field`'s raw database value."""
+    column = field.get_col(alias)
+    return column, tuple(connection.ops.get_db_converters(column)
+                         + column.get_db_converters(connection))
+
+
+def convert(value, column, converters, connection):
+    """A raw database value as the ORM would hand it over."""
+    for converter in converters:
+        value = converter(value, column, connection)
+    return value
+
+
 def _part(alias: str, model, connection) -> _Part:
     fields = []
     for field in model._meta.concrete_fields:
-        column = field.get_col(alias)
-        converters = (connection.ops.get_db_converters(column)
-                      + column.get_db_converters(connection))
-        fields.append((field, tuple(converters), column))
+        column, converters = column_converters(field, alias, connection)
+        fields.append((field, converters, column))
     return _Part(alias, model, tuple(fields), tuple(f.attname for f, _c, _col in fields),
                  [f.primary_key for f, _c, _col in fields].index(True))
 
@@ -149,12 +159,8 @@ def portal_user_statement(alias: str) -> _Statement:
 
 def _build(part: _Part, row, start: int, connection, alias: str):
     """The model instance for `part` from `row[start:]`, or None for an unmatched join."""
-    values = []
-    for offset, (_field, converters, column) in enumerate(part.fields):
-        value = row[start + offset]
-        for converter in converters:
-            value = converter(value, column, connection)
-        values.append(value)
+    values = [convert(row[start + offset], column, converters, connection)
+              for offset, (_field, converters, column) in enumerate(part.fields)]
     if values[part.pk_index] is None:
         return None
     return part.model.from_db(alias, part.attnames, values)

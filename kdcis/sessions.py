@@ -33,6 +33,7 @@ import re
 import secrets
 import threading
 import time
+from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -154,10 +155,9 @@ class SessionStore(DatabaseSessionStore):
         self._row_user = None
         if not self._validate_session_key(self.session_key):
             return None
-        from kdcis.auth import portal_user_from_row, portal_user_statement
+        from kdcis.auth import convert, portal_user_from_row
 
-        model = self.model
-        alias = router.db_for_read(model)
+        alias = router.db_for_read(self.model)
         connection = connections[alias]
         seconds = settings.SESSION_READ_CACHE_SECONDS
         tag = self.read_tag if seconds > 0 else None
@@ -166,14 +166,7 @@ class SessionStore(DatabaseSessionStore):
         if row is not None and row[2] > now:
             self.read_from_memory = True
         else:
-            qn = connection.ops.quote_name
-            user = portal_user_statement(alias)
-            sql = (f"SELECT s.{qn('session_data')}, s.{qn('user_id')}, "
-                   f"s.{qn('expire_date')}, {user.select} "
-                   f"FROM {qn(model._meta.db_table)} s "
-                   f"LEFT JOIN {user.table} u ON u.{user.pk} = s.{qn('user_id')} "
-                   f"{user.joins} "
-                   f"WHERE s.{qn('session_key')} = %s AND s.{qn('expire_date')} > %s")
+            sql, expiry = _statement(alias)
             with connection.cursor() as cursor:
                 prepared.execute(connection, cursor, "kdcis_session_read", sql,
                                  [self.session_key,
@@ -181,23 +174,28 @@ class SessionStore(DatabaseSessionStore):
                 row = cursor.fetchone()
             if row is None:
                 return None
-            row = (*row[:2], _expiry(row[2], connection), *row[3:])
+            row = (*row[:2], convert(row[2], *expiry, connection), *row[3:])
             if tag is not None:
                 recent_reads.put(self.session_key, tag, row, seconds)
         self._row_user = (row[1], portal_user_from_row(row, 3, alias))
         return row[0]
 
 
-def _expiry(value, connection):
-    """The row's expire_date as the ORM would return it (SQLite hands back text)."""
+@cache
+def _statement(alias: str) -> tuple[str, tuple]:
+    """The session-with-user statement and the expiry column's converters, built once."""
+    from kdcis.auth import column_converters, portal_user_statement
     from kdcis.models import PortalSession
 
-    field = PortalSession._meta.get_field("expire_date")
-    column = field.get_col(PortalSession._meta.db_table)
-    for converter in (connection.ops.get_db_converters(column)
-                      + column.get_db_converters(connection)):
-        value = converter(value, column, connection)
-    return value
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    user = portal_user_statement(alias)
+    sql = (f"SELECT s.{qn('session_data')}, s.{qn('user_id')}, s.{qn('expire_date')}, "
+           f"{user.select} FROM {qn(PortalSession._meta.db_table)} s "
+           f"LEFT JOIN {user.table} u ON u.{user.pk} = s.{qn('user_id')} {user.joins} "
+           f"WHERE s.{qn('session_key')} = %s AND s.{qn('expire_date')} > %s")
+    expiry = column_converters(PortalSession._meta.get_field("expire_date"), "s", connection)
+    return sql, expiry
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
