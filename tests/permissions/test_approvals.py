@@ -7,6 +7,7 @@ from html import unescape
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import User
 from kdcis.models import AuditEvent, SmsMessage
@@ -160,7 +161,9 @@ class TestDecisions:
         client.force_login(personas.oscar)
         page = body(client.get(f"/approvals/{grant.pk}/"))
         cert = personas.alice.certificate
-        assert cert.issuer in page and cert.not_after.strftime("%Y-%m-%d") in page
+        # The page renders dates in Asia/Seoul; from 15:00 UTC the UTC date is a day behind.
+        expires = timezone.localtime(cert.not_after).strftime("%Y-%m-%d")
+        assert cert.issuer in page and expires in page
         assert "교육관리 User(학습자)" in page  # the earlier/other request in the history
         assert "종로연세의원" in page and "병의원" in page
 
