@@ -547,26 +547,46 @@ def test_the_deliver_sms_command_respects_the_limit(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_deliver_sms_worker_keeps_delivering_until_sigterm(settings):
+def test_the_deliver_sms_worker_keeps_delivering_until_sigterm(settings, monkeypatch):
+    """The worker delivers what arrives while it runs and stops on SIGTERM. Each step waits
+    for the worker's own pass, never for a clock, so a busy machine cannot change the story."""
+    import queue
+
+    from kdcis.management.commands import deliver_sms as command
+
     settings.SMS_BACKEND = "console"
     SmsMessage.objects.create(to="01012345678", text="먼저")
     previous_handler = signal.getsignal(signal.SIGTERM)
+    delivered: queue.Queue[int] = queue.Queue()
+    real_pass = command.deliver_pending
+
+    def observed_pass(**kwargs):
+        report = real_pass(**kwargs)
+        if report.total:
+            delivered.put(report.sent)
+        return report
+
+    monkeypatch.setattr(command, "deliver_pending", observed_pass)
+    problems: list[BaseException] = []
 
     def add_then_terminate():
-        time.sleep(0.3)
-        SmsMessage.objects.create(to="01012345678", text="나중")
-        connection.close()
-        time.sleep(0.3)
-        os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            delivered.get(timeout=60)  # the first message went out
+            SmsMessage.objects.create(to="01012345678", text="나중")
+            connection.close()
+            delivered.get(timeout=60)  # and the one queued while it ran
+        except BaseException as exc:  # reported by the test thread
+            problems.append(exc)
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     helper = threading.Thread(target=add_then_terminate)
     helper.start()
     out = StringIO()
-    started = time.monotonic()
     call_command("deliver_sms", "--loop", "--interval", "0.05", stdout=out)
     helper.join()
 
-    assert time.monotonic() - started < 10
+    assert not problems, problems
     assert out.getvalue().splitlines() == [
         "sent 1, retried 0, failed 0",
         "sent 1, retried 0, failed 0",
