@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from institutions.models import InstitutionType
 from kdcis.phones import is_landline, is_mobile
 
-USERNAME_RE = re.compile(r"^[a-z][a-z0-9]{3,19}$")
+# ASCII only, whole string: a look-alike letter (Cyrillic "о") or a trailing newline is refused.
+USERNAME_RE = re.compile(r"[a-z][a-z0-9]{3,19}", re.ASCII)
 
 
 def _digits(value: str) -> str:
@@ -21,7 +22,7 @@ def clean_username(value: str) -> str:
     value = (value or "").strip()
     if not value:
         raise forms.ValidationError(_("아이디를 입력하세요."))
-    if not USERNAME_RE.match(value):
+    if not USERNAME_RE.fullmatch(value):
         raise forms.ValidationError(
             _("아이디는 영문 소문자로 시작하는 4~20자의 영문 소문자와 숫자만 사용할 수 있습니다.")
         )

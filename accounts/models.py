@@ -112,3 +112,25 @@ class PhoneVerification(models.Model):
                 condition=Q(attempts__gte=0), name="phoneverification_attempts_nonnegative"
             )
         ]
+
+
+class SignupDraft(models.Model):
+    """One applicant's unfinished signup, kept apart from the session.
+
+    The wizard's requests overlap (the live ID check, '검색', '인증번호 받기'), so the draft is
+    never saved whole: each request writes only the fields it changed, under this row's lock
+    (accounts/wizard.py). The session holds only `key`. Rows untouched for longer than a
+    session lives are deleted by `purge_expired_records`.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("가입 신청 작성 중")
+        verbose_name_plural = _("가입 신청 작성 중")
+
+    def __str__(self) -> str:
+        return f"draft {self.pk}"

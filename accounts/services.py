@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.certificates import VerifiedCertificate
+from accounts.forms import clean_username
 from accounts.models import CertificateBinding, Consent, User
 from institutions.models import ApprovingBody, Institution
 from kdcis.audit import audit
@@ -60,6 +62,11 @@ def signup_submit(
     """
     if not permissions:
         raise SignupError(_("신청할 권한을 하나 이상 선택하세요."), code="no_permission")
+    try:
+        username = clean_username(username)
+    except ValidationError as exc:
+        raise SignupError(" ".join(exc.messages), code="username_invalid",
+                          field="username") from None
     try:
         with transaction.atomic():
             user = User(

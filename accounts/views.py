@@ -337,6 +337,8 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
         if state.get("verified_mobile") and state.get("verified_mobile") != state.get("mobile"):
             state.pop("verification_id", None)
             state.pop("verified_mobile", None)
+        if action not in ("check_id", "next") and _checked_live(request, state):
+            _check_username(request, state, errors, notices)
         if action.startswith("page:"):
             page_number = action.split(":", 1)[1]
             state["page"] = page_number
@@ -346,7 +348,7 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
             if not state.get("query"):
                 errors["query"] = _("검색할 기관명 또는 기관번호를 입력하세요.")
         elif action == "check_id":
-            _check_username(state, errors, notices)
+            _check_username(request, state, errors, notices)
         elif action == "send_code":
             try:
                 mobile = clean_mobile(state.get("mobile", ""))
@@ -399,30 +401,53 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
     ))
 
 
-def _check_username(state: dict, errors: dict, notices: dict) -> bool:
-    try:
-        username = clean_username(state.get("username", ""))
-    except ValidationError as exc:
-        errors["username"] = " ".join(exc.messages)
+def _check_username(request, state: dict, errors: dict, notices: dict) -> bool:
+    """The one ID check behind the live '중복검사', the form's '중복검사' and '다음': the same
+    rules and the same limit, so no path enumerates IDs faster than the others."""
+    ok, message, _limited = _username_verdict(request, state.get("username", ""))
+    if not ok:
+        errors["username"] = message
         state.pop("username_checked", None)
         return False
-    if User.objects.filter(username=username).exists():
-        errors["username"] = _("이미 사용 중인 아이디입니다. 다른 아이디를 입력하세요.")
-        state.pop("username_checked", None)
-        return False
-    state["username_checked"] = username
-    notices["username"] = _("사용할 수 있는 아이디입니다.")
+    state["username_checked"] = state["username"]
+    notices["username"] = message
     return True
+
+
+def _checked_live(request, state: dict) -> bool:
+    """The live check said this ID was free and the form carries it: record it now, on the
+    form's own post (checked again, so a forged field gains nothing)."""
+    checked = (request.POST.get("username_checked") or "").strip()
+    return bool(checked) and checked == state.get("username") != state.get("username_checked")
+
+
+def _username_verdict(request, username: str) -> tuple[bool, str, bool]:
+    """(usable, message, refused for the limit)."""
+    if not _id_check_allowed(request):
+        return False, _("아이디 확인을 너무 많이 시도했습니다. 잠시 후 다시 시도하세요."), True
+    try:
+        username = clean_username(username)
+    except ValidationError as exc:
+        return False, " ".join(exc.messages), False
+    if User.objects.filter(username=username).exists():
+        return False, _("이미 사용 중인 아이디입니다. 다른 아이디를 입력하세요."), False
+    return True, _("사용할 수 있는 아이디입니다."), False
+
+
+def _id_check_allowed(request) -> bool:
+    window = settings.ID_CHECK_WINDOW_SECONDS
+    per_ip = ratelimit.hit(f"check-id:ip:{client_ip(request)}",
+                           limit=settings.ID_CHECK_MAX_PER_IP, window_seconds=window)
+    per_session = ratelimit.hit(f"check-id:session:{request.session.session_key}",
+                                limit=settings.ID_CHECK_MAX_PER_SESSION, window_seconds=window)
+    return per_ip and per_session
 
 
 def _validate_profile(request, state: dict, errors: dict, corporate: bool) -> None:
     notices: dict[str, str] = {}
     if corporate and not state.get("name"):
         errors["name"] = _("기관인증서로 가입하는 경우 휴대폰 인증한 본인의 이름을 입력하세요.")
-    if _check_username(state, errors, notices) and state.get("username_checked") != state.get(
-        "username"
-    ):
-        errors["username"] = _("아이디 '중복검사'를 해 주세요.")
+    _check_username(request, state, errors, notices)
     if not state.get("institution_id") or not Institution.objects.filter(
         pk=state["institution_id"]
     ).exists():
@@ -442,23 +467,14 @@ def _validate_profile(request, state: dict, errors: dict, corporate: bool) -> No
 
 @require_GET
 def signup_check_id(request: HttpRequest) -> JsonResponse:
-    """The live '중복검사' (the same check runs again on submit)."""
-    draft = wizard.get_draft(request.session)
-    if not draft.get("certificate"):
+    """The live '중복검사': it answers and changes nothing. The ID is stored only by the form's
+    own post, which checks it again, so an overlapping request never loses a field."""
+    if not wizard.get_draft(request.session).get("certificate"):
         return JsonResponse({"ok": False, "message": _("인증서 등록을 먼저 완료하세요.")},
                             status=400)
-    ip = client_ip(request)
-    if not ratelimit.hit(f"check-id:{ip}", limit=settings.ID_CHECK_MAX_PER_IP,
-                         window_seconds=settings.ID_CHECK_WINDOW_SECONDS):
-        return JsonResponse({"ok": False, "message": _("잠시 후 다시 시도하세요.")}, status=429)
-    state = _profile_state(draft)
-    state["username"] = (request.GET.get("username") or "").strip()[:40]
-    errors: dict[str, str] = {}
-    notices: dict[str, str] = {}
-    ok = _check_username(state, errors, notices)
-    wizard.save_draft(request.session, draft)
-    return JsonResponse({"ok": ok, "message": str(notices.get("username") or errors.get(
-        "username"))})
+    ok, message, limited = _username_verdict(
+        request, (request.GET.get("username") or "").strip()[:40])
+    return JsonResponse({"ok": ok, "message": str(message)}, status=429 if limited else 200)
 
 
 def _permission_rows(draft: dict, institution, posted=None) -> list[dict]:
@@ -517,8 +533,9 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
                     ip=client_ip(request),
                 )
             except SignupError as exc:
-                if exc.code == "username_taken" and _is_own_submission(draft, state):
-                    wizard.save_draft(request.session, draft)
+                own = exc.code == "username_taken" and _own_submission(draft, state)
+                if own:
+                    wizard.replace_draft(request.session, {"submitted_user_id": own})
                     return redirect("signup_done")
                 error = exc.message
                 if exc.field == "username":
@@ -533,8 +550,8 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
                     messages.error(request, exc.message)
                     return redirect("signup_certificate")
             else:
-                # Keep nothing personal in the session once the account holds it.
-                wizard.save_draft(request.session, {"submitted_user_id": user.pk})
+                # Keep nothing personal in the draft once the account holds it.
+                wizard.replace_draft(request.session, {"submitted_user_id": user.pk})
                 return redirect("signup_done")
         wizard.flash(request.session, "permissions", error=str(error))
         return redirect("signup_permissions")
@@ -545,16 +562,12 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
     ))
 
 
-def _is_own_submission(draft: dict, state: dict) -> bool:
-    """A double click: the ID now exists and is bound to this draft's certificate."""
+def _own_submission(draft: dict, state: dict) -> int | None:
+    """A double click: the ID now exists and is bound to this draft's certificate (its id)."""
     binding = CertificateBinding.objects.filter(
         user__username=state.get("username"), fingerprint=draft["certificate"]["fingerprint"]
     ).first()
-    if binding is None:
-        return False
-    draft.clear()
-    draft["submitted_user_id"] = binding.user_id
-    return True
+    return binding.user_id if binding else None
 
 
 @require_GET

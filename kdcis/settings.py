@@ -84,6 +84,11 @@ TEMPLATES = [
 DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Take SQLite's write lock when a transaction begins: a read-then-write transaction
+    # (a row "locked" by select_for_update, which SQLite ignores) then waits for another
+    # writer instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Django's PostgreSQL backend with a health check that needs no round trip
     # (kdcis/db/postgresql/base.py).
@@ -204,6 +209,7 @@ PHONE_CODE_MAX_PER_NUMBER_PER_DAY = env.int("PHONE_CODE_MAX_PER_NUMBER_PER_DAY",
 PHONE_CODE_MAX_PER_IP_PER_HOUR = env.int("PHONE_CODE_MAX_PER_IP_PER_HOUR", default=20)
 LOGIN_MAX_FAILURES_PER_IP = env.int("LOGIN_MAX_FAILURES_PER_IP", default=10)
 ID_CHECK_MAX_PER_IP = env.int("ID_CHECK_MAX_PER_IP", default=120)
+ID_CHECK_MAX_PER_SESSION = env.int("ID_CHECK_MAX_PER_SESSION", default=30)
 ID_CHECK_WINDOW_SECONDS = env.int("ID_CHECK_WINDOW_SECONDS", default=600)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 

@@ -91,6 +91,10 @@
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.json(); })
         .then(function (data) {
+          // The live check stores nothing; the form's next post carries the checked ID and
+          // the server checks it again there.
+          var checked = button.form.querySelector("[data-checked-id]");
+          if (checked) { checked.value = data.ok ? input.value : ""; }
           result.textContent = data.message;
           result.className = data.ok ? "success" : "error";
           input.setAttribute("aria-invalid", data.ok ? "false" : "true");

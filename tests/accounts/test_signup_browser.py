@@ -101,6 +101,28 @@ def _issue_p12(test_pki, cn: str, name: str, password: str = PASSWORD, **kwargs)
     return issued, test_pki.p12(issued, password, name)
 
 
+def test_pressing_search_right_after_the_id_check_keeps_both(page, live_server, test_pki,
+                                                            reference_data):
+    """'검색' pressed while the live '중복검사' is still on its way: neither loses the other."""
+    _issued, p12 = _issue_p12(test_pki, "이빠름()0010041200805281000013", "quick-search")
+    _start_signup(page, live_server)
+    _sign_in_dialog(page, p12, PASSWORD, opener="공인인증서 등록")
+    expect(page).to_have_url(f"{live_server.url}/signup/profile/")
+    page.get_by_label("아이디", exact=True).fill("quick01")
+    page.get_by_placeholder("기관명 또는 기관번호").fill("종로")
+    page.get_by_role("button", name="중복검사").click()
+    page.get_by_role("button", name="검색", exact=True).click()  # no wait in between
+    expect(page.get_by_label("종로연세의원")).to_be_visible()
+    expect(page.get_by_label("아이디", exact=True)).to_have_value("quick01")
+    page.get_by_role("button", name="중복검사").click()
+    expect(page.locator("#username-result")).to_have_text("사용할 수 있는 아이디입니다.")
+    page.get_by_label("종로연세의원").check()
+    page.get_by_role("button", name="검색", exact=True).click()
+    # the live check's answer is carried by the form's post and shown again
+    expect(page.locator("#username-result")).to_have_text("사용할 수 있는 아이디입니다.")
+    expect(page.get_by_placeholder("기관명 또는 기관번호")).to_have_value("종로")
+
+
 def _bind_to_someone_else(make_verified, test_pki, cn: str, name: str):
     """A certificate already bound to another account (a staff account here)."""
     from accounts.services import staff_account_create

@@ -236,16 +236,14 @@ def test_a_second_click_that_read_the_session_before_the_first_finished_still_la
     """Two requests of one double click both read the session before either wrote it; the
     second one (refused by the unique ID, recognised as our own submission) saves the session
     last. Emulated by putting the draft back as it was before the first post."""
-    from accounts import wizard
+    from accounts.models import SignupDraft
 
     _ready_for_permissions(client, test_pki, "twoclick02")
-    before = client.session[wizard.SESSION_KEY]
+    before = SignupDraft.objects.get().data
 
     first = client.post("/signup/permissions/", _permissions_post())
     assert first.status_code == 302 and first.url == "/signup/done/"
-    session = client.session
-    session[wizard.SESSION_KEY] = before  # the second request's view of the session
-    session.save()
+    SignupDraft.objects.update(data=before)  # the second request's view of the draft
 
     second = client.post("/signup/permissions/", _permissions_post(), follow=True)
     assert User.objects.filter(username="twoclick02").count() == 1

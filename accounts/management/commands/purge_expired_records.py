@@ -1,17 +1,20 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import PhoneVerification
+from accounts.models import PhoneVerification, SignupDraft
 from kdcis.ratelimit import purge_expired
 
 
 class Command(BaseCommand):
     help = ("Nightly housekeeping: delete rate-limit counters whose window ended more than two "
             "days ago, and SMS verification records older than two days (they hold phone "
-            "numbers and are only needed for the one-day send cap and the 3-minute code). "
+            "numbers and are only needed for the one-day send cap and the 3-minute code), and "
+            "signup drafts untouched for longer than a session lives (names, numbers, "
+            "certificate data of signups never finished). "
             "Idempotent and safe to run twice at once.")
 
     @transaction.atomic
@@ -19,5 +22,8 @@ class Command(BaseCommand):
         counters = purge_expired(older_than=timedelta(days=2))
         verifications, _ = PhoneVerification.objects.filter(
             created_at__lt=timezone.now() - timedelta(days=2)).delete()
+        drafts, _ = SignupDraft.objects.filter(
+            updated_at__lt=timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+        ).delete()
         self.stdout.write(f"purged {counters} rate-limit counters, "
-                          f"{verifications} phone verifications")
+                          f"{verifications} phone verifications, {drafts} signup drafts")
