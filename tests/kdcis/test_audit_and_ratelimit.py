@@ -55,8 +55,15 @@ def test_the_nightly_purge_drops_old_counters_and_phone_verifications_only():
     for created, phone in ((old, "01000000001"), (now, "01000000002")):
         PhoneVerification.objects.create(session_key="s", phone=phone, code_hash="x",
                                           created_at=created, expires_at=created)
+    from accounts.models import SignupDraft
+
+    abandoned = SignupDraft.objects.create(key="abandoned", data={"profile": {"name": "홍길동"}})
+    SignupDraft.objects.filter(pk=abandoned.pk).update(updated_at=now - dt.timedelta(hours=9))
+    SignupDraft.objects.create(key="in-progress", data={})
     out = io.StringIO()
     call_command("purge_expired_records", stdout=out)
-    assert "purged 1 rate-limit counters, 1 phone verifications" in out.getvalue()
+    assert ("purged 1 rate-limit counters, 1 phone verifications, 1 signup drafts"
+            in out.getvalue())
+    assert list(SignupDraft.objects.values_list("key", flat=True)) == ["in-progress"]
     assert list(RateCounter.objects.values_list("key", flat=True)) == ["current"]
     assert list(PhoneVerification.objects.values_list("phone", flat=True)) == ["01000000002"]
