@@ -120,3 +120,27 @@ class Officer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.body}"
+
+
+class ApprovalDigest(models.Model):
+    """The digest one approving body's officers got on one day (Asia/Seoul). The unique
+    constraint makes a second run that day, or two runs at once, send nothing more."""
+
+    body = models.ForeignKey(
+        "institutions.ApprovingBody", verbose_name=_("승인기관"), on_delete=models.CASCADE,
+        related_name="digests",
+    )
+    day = models.DateField(_("발송일"))
+    waiting = models.PositiveIntegerField(_("대기 건수"))
+    officers_notified = models.PositiveIntegerField(_("발송 담당자 수"), default=0)
+    sent_at = models.DateTimeField(_("발송일시"))
+
+    class Meta:
+        verbose_name = _("승인 대기 알림")
+        verbose_name_plural = _("승인 대기 알림")
+        constraints = [
+            models.UniqueConstraint(fields=["body", "day"], name="one_digest_per_body_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.body_id} {self.day}"

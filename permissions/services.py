@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from institutions.models import ApprovingBody
 from kdcis.audit import audit
 from kdcis.errors import DomainError
-from permissions.models import Grant, PermissionType
+from kdcis.sms import send_sms
+from permissions.models import ApprovalDigest, Grant, PermissionType
 from permissions.queues import touch_queues
 from permissions.selectors import bodies_for
 
@@ -244,3 +245,48 @@ def officer_unassign(*, user, actor=None, ip: str | None = None) -> None:
         audit(actor=actor, action="officer.unassigned", target=officer, subject=user,
               old={"body": officer.body.code}, ip=ip)
         officer.delete()
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    body: ApprovingBody
+    waiting: int
+    oldest_days: int
+    overdue: int
+    officers_notified: int
+    already_sent: bool
+
+
+def _days_ago(days: int) -> str:
+    return _("오늘") if days == 0 else _("%(days)d일 전") % {"days": days}
+
+
+def approval_digest_send(*, body: ApprovingBody, waiting: int, oldest, overdue: int,
+                         overdue_days: int, now=None, dry_run: bool = False) -> DigestLine:
+    """Tell one body's officers by SMS what waits for them, at most once a day (Asia/Seoul):
+    the digest row's unique (body, day) decides, even when two runs overlap."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    days = (today - timezone.localdate(oldest)).days
+    text = _("[질병보건통합관리시스템] %(body)s 승인 대기 %(count)d건 (가장 오래된 신청 "
+             "%(when)s)") % {"body": body.name, "count": waiting, "when": _days_ago(days)}
+    if overdue:
+        text += _(", %(days)d일 이상 대기 %(late)d건") % {"days": overdue_days, "late": overdue}
+    officers = [o for o in body.officers.select_related("user")
+                if o.user.mobile and o.user.status != "withdrawn"]
+    line = DigestLine(body=body, waiting=waiting, oldest_days=days, overdue=overdue,
+                      officers_notified=0 if dry_run else len(officers), already_sent=False)
+    if dry_run:
+        return line
+    try:
+        with transaction.atomic():
+            ApprovalDigest.objects.create(body=body, day=today, waiting=waiting,
+                                          officers_notified=len(officers), sent_at=now)
+            for officer in officers:
+                send_sms(to=officer.user.mobile, text=text)
+            audit(actor=None, action="approval.digest_sent", target=body,
+                  new={"waiting": waiting, "overdue": overdue, "officers": len(officers)})
+    except IntegrityError:
+        return DigestLine(body=body, waiting=waiting, oldest_days=days, overdue=overdue,
+                          officers_notified=0, already_sent=True)
+    return line

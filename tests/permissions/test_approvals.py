@@ -216,6 +216,35 @@ def test_the_digest_tells_each_body_what_waits(personas):
     assert "승인 대기 1건" in sms.text and "이상 대기 1건" in sms.text
 
 
+def test_the_digest_goes_out_once_per_body_per_day(personas):
+    call_command("send_approval_digest", stdout=io.StringIO())
+    sent = SmsMessage.objects.count()
+    assert sent >= 1
+    out = io.StringIO()
+    call_command("send_approval_digest", stdout=out)
+    assert SmsMessage.objects.count() == sent
+    assert "already sent today" in out.getvalue()
+
+
+def test_the_digest_says_today_for_a_request_made_today(personas):
+    from django.utils import timezone
+
+    from institutions.models import ApprovingBody
+    from permissions.services import approval_digest_send
+
+    body = ApprovingBody.objects.get(code="HC-11110-1")
+    now = timezone.now()
+    approval_digest_send(body=body, waiting=1, oldest=now, overdue=0, overdue_days=3, now=now)
+    text = SmsMessage.objects.filter(to=personas.oscar.mobile).last().text
+    assert "가장 오래된 신청 오늘" in text and "0일" not in text
+    yesterday = now - timezone.timedelta(days=1)
+    later = now + timezone.timedelta(days=1)  # the next day's run
+    approval_digest_send(body=body, waiting=1, oldest=yesterday, overdue=0, overdue_days=3,
+                         now=later)
+    assert "가장 오래된 신청 2일 전" in SmsMessage.objects.filter(
+        to=personas.oscar.mobile).last().text
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_officers_deciding_the_same_request_at_once_make_exactly_one_decision(
