@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from django import forms
 from django.core.validators import validate_email
@@ -88,7 +89,7 @@ class SupplementaryInfoForm(forms.Form):
     business_number = forms.CharField(
         label=_("사업자등록번호"),
         error_messages={"required": _("사업자등록번호를 입력하세요.")},
-        widget=forms.TextInput(attrs={"maxlength": 10, "size": 14, "inputmode": "numeric",
+        widget=forms.TextInput(attrs={"maxlength": 14, "size": 14, "inputmode": "numeric",
                                       "placeholder": _("['-' 없이 입력]")}),
     )
     representative_name = forms.CharField(
@@ -214,10 +215,9 @@ class SupplementaryInfoForm(forms.Form):
         return value
 
     def clean_business_number(self) -> str:
-        value = (self.cleaned_data["business_number"] or "").strip()
-        if "-" in value:
-            raise forms.ValidationError(
-                _("사업자등록번호는 '-' 없이 숫자 10자리로 입력하세요."), code="dash")
+        # A number pasted as printed ("116-82-00276", full-width digits) is the same number.
+        value = unicodedata.normalize("NFKC", self.cleaned_data["business_number"] or "")
+        value = re.sub(r"[\s\-‐‑–—]", "", value)
         if not (value.isascii() and value.isdigit()):
             raise forms.ValidationError(
                 _("사업자등록번호는 숫자만 입력하세요."), code="digits")

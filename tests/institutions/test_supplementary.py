@@ -305,7 +305,7 @@ BAD_INPUTS = [
     ("business_number", {"business_number": "116820027"}, "숫자 10자리입니다. (입력: 9자리)"),
     ("business_number", {"business_number": "11682002760"},
      "숫자 10자리입니다. (입력: 11자리)"),
-    ("business_number", {"business_number": "116-82-00276"}, "'-' 없이 숫자 10자리로"),
+    ("business_number", {"business_number": "116-82-00277"}, "올바른 사업자등록번호가 아닙니다"),
     ("business_number", {"business_number": "116820027a"}, "숫자만 입력하세요"),
     ("business_number", {"business_number": ""}, "사업자등록번호를 입력하세요."),
     ("representative_name", {"representative_name": ""}, "대표자 성명을 입력하세요."),
@@ -424,6 +424,15 @@ def test_hostile_input_never_breaks_the_page(alice_client):
 
 
 # ------------------------------------------------------------------------------ saving
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pasted", ["116-82-00276", " 116 82 00276 ", "１１６－８２－００２７６"])
+def test_a_business_number_pasted_with_dashes_is_the_same_number(alice_client, alice, pasted):
+    response = alice_client.post(URL, valid_post(business_number=pasted))
+    assert response.status_code == 302
+    info = SupplementaryInfo.objects.get(institution=alice.institution)
+    assert info.business_number == "1168200276"
 
 
 @pytest.mark.django_db
