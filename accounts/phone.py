@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -96,6 +98,12 @@ def phone_code_check(*, session_key: str, phone: str, code: str, purpose: str = 
 
     A wrong try is committed before the error is raised, so the count survives.
     """
+    # Full-width digits are the same code; an empty or non-numeric entry is a typing slip,
+    # refused before the record is read so it never uses up one of the tries.
+    code = unicodedata.normalize("NFKC", code or "").strip()
+    if not re.fullmatch(r"[0-9]{6}", code):
+        raise PhoneVerificationError(_("문자로 받은 인증번호 6자리 숫자를 입력하세요."),
+                                     code="malformed")
     now = timezone.now()
     error: PhoneVerificationError | None = None
     with transaction.atomic():

@@ -294,6 +294,23 @@ class TestPhoneVerification:
             "mobile": "01055556666", "code": good, "action": "verify_code"}, follow=True))
         assert "다시 받으세요" in body
 
+    def test_an_empty_or_non_numeric_code_costs_no_try_and_full_width_digits_work(
+            self, client, test_pki, reference_data):
+        from accounts.models import PhoneVerification
+
+        walk_to_profile(client, test_pki)
+        client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
+        for slip in ("", "abcdef", "12 34", "１２３"):
+            body = html(client.post("/signup/profile/", {
+                "mobile": "01055556666", "code": slip, "action": "verify_code"}, follow=True))
+            assert "인증번호 6자리 숫자를 입력하세요" in body
+        assert PhoneVerification.objects.get().attempts == 0
+        full_width = sms_code_from_outbox("01055556666").translate(
+            str.maketrans("0123456789", "０１２３４５６７８９"))
+        body = html(client.post("/signup/profile/", {
+            "mobile": "01055556666", "code": full_width, "action": "verify_code"}, follow=True))
+        assert "휴대폰번호 인증이 완료되었습니다" in body
+
     def test_resend_waits_sixty_seconds(self, client, test_pki, reference_data):
         walk_to_profile(client, test_pki)
         client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
