@@ -1,4 +1,5 @@
-# Two commands on a fresh machine: `make run` and `make test`.
+# Two commands on a fresh machine: `make run` (PORT=8001 HOST=0.0.0.0 to change where it
+# listens) and `make test`.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -30,6 +31,10 @@ run: setup
 	env $(RUN_ENV) $(PY) manage.py load_reference_data
 	env $(RUN_ENV) $(PY) manage.py load_demo_data
 	@echo "Serving the portal at http://$(HOST):$(PORT)/  (demo credentials above, also in var/demo/README.txt)"
+	@# The SMS outbox worker runs beside the dev server, so revocation notices and decision
+	@# messages are delivered (to the console) instead of waiting in the outbox.
+	@env $(RUN_ENV) $(PY) manage.py deliver_sms --loop --interval 2 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	env $(RUN_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 # The whole suite. With DATABASE_URL=postgres://... it runs on PostgreSQL; without, on SQLite,

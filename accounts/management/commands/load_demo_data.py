@@ -188,7 +188,7 @@ class Command(BaseCommand):
             "National admin: /admin/  user admin  password demo-admin-password-2026",
             f"  TOTP (add to an authenticator app): {admin_otp_url}",
             "  or print the current code: .venv/bin/python manage.py demo_totp",
-            "SMS codes are printed in the server log (console SMS backend).",
+            "SMS messages, codes included, are printed in this terminal (console SMS backend).",
         ]
         text = "\n".join(lines)
         (DEMO_DIR / "README.txt").write_text(text + "\n", encoding="utf-8")
