@@ -23,6 +23,7 @@ from institutions.validators import (
     english_name_problem,
     has_control_characters,
 )
+from kdcis.korean import particle
 from kdcis.phones import AREA_CODES, is_landline, is_mobile
 
 OTHER_SYSTEM_NAME = "기타"
@@ -242,8 +243,8 @@ class SupplementaryInfoForm(forms.Form):
         names = split_names(raw)
         if len(names) > MAX_NAMES:
             raise forms.ValidationError(
-                _("%(label)s은(는) 최대 %(max)d명까지 입력할 수 있습니다."),
-                code="too_many", params={"label": label, "max": MAX_NAMES})
+                _("%(label)s 최대 %(max)d명까지 입력할 수 있습니다."),
+                code="too_many", params={"label": particle(str(label), "은/는"), "max": MAX_NAMES})
         if any(len(n) > MAX_NAME_LENGTH for n in names):
             raise forms.ValidationError(
                 _("%(label)s의 이름은 한 명당 %(max)d자 이내로 입력하세요."),

@@ -13,6 +13,7 @@ from institutions.models import ApprovingBody, Institution, SupplementaryInfo
 from institutions.validators import has_control_characters
 from kdcis.audit import audit
 from kdcis.errors import DomainError
+from kdcis.korean import particle
 
 # The fields a user edits, in the order the audit lists them.
 SUPPLEMENTARY_FIELDS = (
@@ -116,11 +117,12 @@ def _correction_value(value: str | None, *, label: str, max_length: int) -> str 
         return None
     value = " ".join(str(value).split())
     if not value:
-        raise InstitutionError(_("%(label)s을(를) 입력하세요.") % {"label": label},
+        raise InstitutionError(_("%(label)s 입력하세요.") % {"label": particle(label, "을/를")},
                                code="required")
     if len(value) > max_length:
         raise InstitutionError(
-            _("%(label)s은(는) %(max)d자 이내로 입력하세요.") % {"label": label, "max": max_length},
+            _("%(label)s %(max)d자 이내로 입력하세요.")
+            % {"label": particle(label, "은/는"), "max": max_length},
             code="too_long")
     if has_control_characters(value):
         raise InstitutionError(_("입력할 수 없는 문자가 포함되어 있습니다."), code="control")

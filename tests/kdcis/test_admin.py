@@ -488,3 +488,10 @@ def test_decision_times_use_the_median_per_body(nadmin, personas):
     rows = {row["body"].pk: row for row in decision_times_by_body(now=now)}
     assert rows[body.pk]["count"] == 3
     assert rows[body.pk]["median"] == dt.timedelta(hours=3)
+
+
+def test_list_titles_read_as_korean(nadmin_client):
+    """Django's own Korean catalog says "보기위한 1감사 기록 를(을) 선택"; ours corrects it."""
+    page = page_text(nadmin_client.get("/admin/kdcis/auditevent/"))
+    assert "조회할 감사 기록 선택" in page
+    assert "를(을)" not in page and "보기위한" not in page

@@ -46,6 +46,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from accounts import pki
+from kdcis.korean import particle
 from tests.accounts.helpers import complete_profile, sms_code_from_outbox, walk_to_profile
 
 pytestmark = pytest.mark.django_db
@@ -1007,9 +1008,9 @@ def expected_correction_error(values: dict[str, str]) -> str | None:
                                    ("postcode", "우편번호", 5)):
         value = values[key]
         if not value:
-            return f"{label}을(를) 입력하세요."
+            return f"{particle(label, '을/를')} 입력하세요."
         if len(value) > max_length:
-            return f"{label}은(는) {max_length}자 이내로 입력하세요."
+            return f"{particle(label, '은/는')} {max_length}자 이내로 입력하세요."
         if has_control_characters(value):
             return "입력할 수 없는 문자가 포함되어 있습니다."
     if not re.fullmatch(r"[0-9]{5}", values["postcode"]):
