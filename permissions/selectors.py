@@ -101,3 +101,20 @@ def grant_for_officer(officer, grant_id: int) -> Grant | None:
         .filter(pk=grant_id)
         .first()
     )
+
+
+def waiting_summary(officer, *, overdue_days: int, now=None) -> dict:
+    """What waits for the officer's body: how many, how many for longer than
+    `overdue_days`, and the oldest request's Seoul date with its age in days. One query."""
+    from django.db.models import Count, Min, Q
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    row = Grant.objects.filter(body_id=officer.body_id, status=Grant.Status.REQUESTED).aggregate(
+        waiting=Count("id"), oldest=Min("requested_at"),
+        overdue=Count("id", filter=Q(requested_at__lt=now - timezone.timedelta(days=overdue_days))),
+    )
+    oldest = row["oldest"]
+    row["oldest_days"] = ((timezone.localdate(now) - timezone.localdate(oldest)).days
+                          if oldest else None)
+    return row

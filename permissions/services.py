@@ -12,7 +12,7 @@ from institutions.models import ApprovingBody
 from kdcis.audit import audit
 from kdcis.errors import DomainError
 from kdcis.sms import send_sms
-from permissions.models import ApprovalDigest, Grant, PermissionType
+from permissions.models import ApprovalDigest, Grant, Officer, PermissionType
 from permissions.queues import touch_queues
 from permissions.selectors import bodies_for
 
@@ -30,10 +30,22 @@ def _check_body(permission_type: PermissionType, body: ApprovingBody) -> None:
         )
 
 
+def _check_not_own_body(user, body: ApprovingBody) -> None:
+    """An officer's own body never decides their own request (no self-approval)."""
+    officer = Officer.objects.filter(user_id=getattr(user, "pk", None)).first()
+    if officer is not None and officer.body_id == body.pk:
+        raise GrantError(
+            _("소속 승인기관(%(body)s)에는 본인의 권한을 신청할 수 없습니다. 다른 승인기관을 "
+              "선택하세요.") % {"body": body.name},
+            code="own_body",
+        )
+
+
 def grant_request(*, user, permission_type: PermissionType, body: ApprovingBody,
                   actor=None, ip: str | None = None) -> Grant:
     """Ask for a permission. The database allows one open request per user and type."""
     _check_body(permission_type, body)
+    _check_not_own_body(user, body)
     try:
         with transaction.atomic():
             grant = Grant.objects.create(
@@ -193,6 +205,29 @@ def grant_cancel(*, grant_id: int, user, ip: str | None = None) -> Grant:
         touch_queues(body_ids=[grant.body_id])
         audit(actor=user, action="grant.cancelled", target=grant, subject=user,
               old={"status": Grant.Status.REQUESTED}, new={"status": grant.status}, ip=ip)
+    return grant
+
+
+def grant_change_body(*, grant_id: int, user, body: ApprovingBody,
+                      ip: str | None = None) -> Grant:
+    """The applicant sends their still undecided request to another approving body."""
+    with transaction.atomic():
+        grant = (Grant.objects.select_for_update().select_related("permission_type", "body")
+                 .filter(pk=grant_id, user=user).first())
+        if grant is None:
+            raise GrantNotFound(grant_id)
+        if grant.status != Grant.Status.REQUESTED:
+            raise _already_decided(grant)
+        _check_body(grant.permission_type, body)
+        _check_not_own_body(user, body)
+        if grant.body_id == body.pk:
+            return grant
+        old_body = grant.body
+        grant.body = body
+        grant.save(update_fields=["body"])
+        touch_queues(body_ids=[old_body.pk, body.pk])
+        audit(actor=user, action="grant.body_changed", target=grant, subject=user,
+              old={"body": old_body.code}, new={"body": body.code}, ip=ip)
     return grant
 
 

@@ -6,6 +6,8 @@ urlpatterns = [
     path("permissions/", views.permissions_page, name="permissions"),
     path("permissions/request/", views.permission_request, name="permission_request"),
     path("permissions/<int:grant_id>/cancel/", views.permission_cancel, name="permission_cancel"),
+    path("permissions/<int:grant_id>/body/", views.permission_change_body,
+         name="permission_change_body"),
     path("vaccination/", views.vaccination_home, name="vaccination_home"),
     path("education/", views.education_home, name="education_home"),
     path("approvals/", approval_views.approval_queue, name="approvals"),

@@ -139,7 +139,15 @@
   function wireConfirm() {
     document.querySelectorAll("[data-confirm]").forEach(function (el) {
       el.addEventListener("click", function (event) {
-        if (!window.confirm(el.getAttribute("data-confirm"))) { event.preventDefault(); }
+        var text = el.getAttribute("data-confirm");
+        // data-confirm-count="grant": name how many ticked boxes of that name the form holds.
+        var counted = el.getAttribute("data-confirm-count");
+        if (counted && el.form) {
+          var n = el.form.querySelectorAll('input[name="' + counted + '"]:checked').length;
+          if (n === 0) { return; }  // the server says what to tick
+          text = text.replace("{count}", String(n));
+        }
+        if (!window.confirm(text)) { event.preventDefault(); }
       });
     });
   }

@@ -32,7 +32,7 @@ def test_a_pending_account_sees_its_requests_and_nothing_else(client, personas):
     client.force_login(personas.alice)
     home = page(client, "/")
     assert "가입 신청 처리 현황" in home and "메뉴보기" not in home
-    assert client.get("/permissions/").url == "/"
+    assert "권한 부가정보" in page(client, "/permissions/?status=requested")
     assert client.get("/vaccination/").status_code == 403
 
 

@@ -109,7 +109,9 @@ ADMIN = Rule(frozenset({"nadmin"}), anonymous=ADMIN_LOGIN, others=ADMIN_LOGIN)
 
 POLICY: dict[str, Rule] = {
     # The login page and main screen, the wizard and the public information pages.
-    "home": Rule(EVERYONE, must_reach=True),
+    # A helpdesk agent's home is their search.
+    "home": Rule(EVERYONE - {"hana"}, must_reach=True,
+                 per_persona={"hana": Redirect("/helpdesk/", exact=True)}),
     "login": PUBLIC,
     "logout": PUBLIC,
     "signup": PUBLIC,
@@ -133,11 +135,13 @@ POLICY: dict[str, Rule] = {
     # 내정보 and withdrawal: any signed-in user.
     "me": Rule(SIGNED_IN, must_reach=True),
     "withdraw": Rule(SIGNED_IN, must_reach=True),
-    # 권한 부가정보: active users; a request may be made by any signed-in account, a
+    # 권한 부가정보: any signed-in user (a pending applicant too: after a rejection it is
+    # where they ask again); a request may be made by any signed-in account, a
     # cancellation only by the request's owner (others: as if it did not exist).
-    "permissions": Rule(ACTIVE, must_reach=True),
+    "permissions": Rule(SIGNED_IN, must_reach=True),
     "permission_request": Rule(SIGNED_IN),
     "permission_cancel": Rule(ALICE, others=404),
+    "permission_change_body": Rule(ALICE, others=404),
     # The menu areas: only holders of the approved permission.
     "vaccination_home": AREA_HOLDER,
     "education_home": AREA_HOLDER,
@@ -195,6 +199,8 @@ VARIANTS: tuple[Variant, ...] = (
                  per_persona={"oscar": 404, "olga": 404})),
     Variant("permission_cancel", "bob's request", {"grant_id": lambda w: w.bob_vaccination.pk},
             Rule(NOBODY, others=404)),
+    Variant("permission_change_body", "bob's request",
+            {"grant_id": lambda w: w.bob_vaccination.pk}, Rule(NOBODY, others=404)),
     Variant("notice_detail", "an unpublished notice", {"pk": lambda w: w.draft_notice.pk},
             NOT_FOUND_FOR_ALL),
     Variant("notice_detail", "a notice published tomorrow",
@@ -284,6 +290,7 @@ PORTAL_FILLS: dict[str, dict[str, Callable[[World], object]]] = {
     "helpdesk_user": {"pk": lambda w: w.alice.pk},
     "helpdesk_institution": {"pk": lambda w: w.alice.institution_id},
     "permission_cancel": {"grant_id": lambda w: w.alice_vaccination.pk},
+    "permission_change_body": {"grant_id": lambda w: w.alice_vaccination.pk},
     "approval_detail": {"grant_id": lambda w: w.alice_vaccination.pk},
     "notice_detail": {"pk": lambda w: w.notice.pk},
     "library_download": {"pk": lambda w: w.library_file.pk},
