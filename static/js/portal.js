@@ -152,7 +152,32 @@
     });
   }
 
+  // After a form's round trip, put the focus where the answer is: the first field in error,
+  // else the first error message, else the message that reports success. Ordinary
+  // navigation keeps the browser's own focus (the top of the page).
+  var SUBMITTED = "kdcis-submitted";
+  function wireFocusAfterSubmit() {
+    document.addEventListener("submit", function () {
+      try { window.sessionStorage.setItem(SUBMITTED, "1"); } catch (e) { /* private mode */ }
+    });
+    var submitted = false;
+    try {
+      submitted = window.sessionStorage.getItem(SUBMITTED) === "1";
+      window.sessionStorage.removeItem(SUBMITTED);
+    } catch (e) { return; }
+    if (!submitted) { return; }
+    var target = document.querySelector("main [aria-invalid=true]")
+      || document.querySelector("main .error[role=alert], main p.error, .messages .message-error")
+      || document.querySelector(".messages");
+    if (!target) { return; }
+    if (!target.matches("input, select, textarea, button, a[href]")) {
+      target.setAttribute("tabindex", "-1");
+    }
+    target.focus();
+  }
+
   onReady(function () {
     wireDialogs(); wireCountdowns(); wireIdCheck(); wirePickers(); wireOnce(); wireConfirm();
+    wireFocusAfterSubmit();
   });
 })();
