@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import User
 from accounts.selectors import helpdesk_search
+from accounts.services import HelpdeskError, helpdesk_reveal, helpdesk_view_record
 from institutions.models import Institution
 from kdcis.audit import audit
 from kdcis.models import AuditEvent
@@ -22,6 +23,8 @@ from kdcis.phones import format_phone, mask_mobile, mask_name
 from kdcis.ratelimit import client_ip
 from permissions.models import Grant
 
+# The field revealed by the last POST, shown once by the GET it redirects to.
+REVEAL_SESSION_KEY = "helpdesk_revealed"
 REVEALABLE = {
     "name": gettext_lazy("이름"), "mobile": gettext_lazy("휴대폰번호"),
     "office_phone": gettext_lazy("기관(부서) 전화번호"),
@@ -80,20 +83,24 @@ def helpdesk_user(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     ip = client_ip(request)
     if request.method == "POST":
-        field = request.POST.get("field", "")
-        reason = " ".join((request.POST.get("reason") or "").split())[:300]
-        if field not in REVEALABLE:
-            error = _("확인할 항목을 선택하세요.")
-        elif not reason:
-            error = _("개인정보를 확인하는 사유를 입력하세요.")
+        try:
+            helpdesk_reveal(agent=request.user, target=target,
+                            field=request.POST.get("field", ""),
+                            reason=request.POST.get("reason", ""), ip=ip)
+        except HelpdeskError as exc:
+            error = exc.message
         else:
-            value = getattr(target, field)
-            revealed[field] = format_phone(value) if field != "name" else value
-            audit(actor=request.user, action="helpdesk.revealed", target=target,
-                  subject=target, new={"field": field}, reason=reason, ip=ip)
+            # POST/redirect/GET: a reload shows the page again without a second reveal.
+            request.session[REVEAL_SESSION_KEY] = {"user": target.pk,
+                                                   "field": request.POST["field"]}
+            return redirect("helpdesk_user", pk=target.pk)
     else:
-        audit(actor=request.user, action="helpdesk.viewed", target=target, subject=target,
-              ip=ip)
+        shown = request.session.pop(REVEAL_SESSION_KEY, None)
+        if shown and shown.get("user") == target.pk and shown.get("field") in REVEALABLE:
+            value = getattr(target, shown["field"])
+            revealed[shown["field"]] = value if shown["field"] == "name" else format_phone(
+                value)
+        helpdesk_view_record(agent=request.user, target=target, ip=ip)
     grants = (Grant.objects.filter(user=target)
               .select_related("permission_type", "body", "body__region")
               .order_by("-requested_at"))
@@ -113,25 +120,31 @@ def helpdesk_user(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def helpdesk_institution(request: HttpRequest, pk: int) -> HttpResponse:
     """Correct an institution's name or address on request, with a reason (audited)."""
+    from institutions.forms import InstitutionCorrectionForm
     from institutions.services import InstitutionError, institution_correct
 
     institution = Institution.objects.filter(pk=pk).select_related("type").first()
     if institution is None:
         raise Http404
+    form = InstitutionCorrectionForm(initial={
+        "name": institution.name, "postcode": institution.postcode,
+        "address": institution.address})
     error = ""
-    values = {"name": institution.name, "postcode": institution.postcode,
-              "address": institution.address, "reason": ""}
     if request.method == "POST":
-        values = {k: " ".join((request.POST.get(k) or "").split()) for k in values}
-        try:
-            institution_correct(institution=institution, name=values["name"],
-                                postcode=values["postcode"], address=values["address"],
-                                reason=values["reason"], actor=request.user, ip=client_ip(request))
-        except InstitutionError as exc:
-            error = exc.message
-        else:
-            messages.success(request, _("기관 정보를 수정했습니다."))
-            return redirect("helpdesk_institution", pk=institution.pk)
+        form = InstitutionCorrectionForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                institution_correct(institution=institution, name=data["name"],
+                                    postcode=data["postcode"], address=data["address"],
+                                    reason=data["reason"], actor=request.user,
+                                    ip=client_ip(request))
+            except InstitutionError as exc:
+                error = exc.message
+            else:
+                messages.success(request, _("기관 정보를 수정했습니다."))
+                return redirect("helpdesk_institution", pk=institution.pk)
+    invalid = request.method == "POST" and (error or form.errors)
     return render(request, "accounts/helpdesk/institution.html", {
-        "institution": institution, "values": values, "error": error,
-    }, status=400 if error else 200)
+        "institution": institution, "form": form, "error": error,
+    }, status=400 if invalid else 200)

@@ -256,3 +256,33 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
         audit(actor=user, action="account.withdrawn", target=user, subject=user,
               old={"status": old_status}, new={"status": user.status})
     return user
+
+
+# ------------------------------------------------------------------------------ helpdesk
+
+
+class HelpdeskError(DomainError):
+    """A helpdesk lookup the rules do not allow."""
+
+
+HELPDESK_REVEALABLE = ("name", "mobile", "office_phone")
+
+
+def helpdesk_view_record(*, agent: User, target: User, ip: str | None = None) -> None:
+    """A helpdesk agent opened a user's page (masked): who looked at whom, when."""
+    with transaction.atomic():
+        audit(actor=agent, action="helpdesk.viewed", target=target, subject=target, ip=ip)
+
+
+def helpdesk_reveal(*, agent: User, target: User, field: str, reason: str,
+                    ip: str | None = None) -> str:
+    """Show one personal field unmasked, for a stated reason; returns the value."""
+    reason = " ".join((reason or "").split())[:300]
+    if field not in HELPDESK_REVEALABLE:
+        raise HelpdeskError(_("확인할 항목을 선택하세요."), code="field")
+    if not reason:
+        raise HelpdeskError(_("개인정보를 확인하는 사유를 입력하세요."), code="reason")
+    with transaction.atomic():
+        audit(actor=agent, action="helpdesk.revealed", target=target, subject=target,
+              new={"field": field}, reason=reason, ip=ip)
+    return getattr(target, field)

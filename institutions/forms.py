@@ -428,3 +428,54 @@ def initial_for(institution: Institution, current: SupplementaryInfo | None) -> 
         "email_consent": consent[current.email_consent],
         "mobile_consent": consent[current.mobile_consent],
     }
+
+
+def _correction_text(value: str, *, label: str, max_length: int, text: bool = True) -> str:
+    """One error per field, the first rule it breaks (the helpdesk sees all fields' errors
+    at once)."""
+    value = " ".join(unicodedata.normalize("NFKC", value or "").split())
+    if not value:
+        raise forms.ValidationError(_("%(label)s 입력하세요."),
+                                    params={"label": particle(label, "을/를")}, code="required")
+    if len(value) > max_length:
+        raise forms.ValidationError(_("%(label)s %(max)d자 이내로 입력하세요."),
+                                    params={"label": particle(label, "은/는"), "max": max_length},
+                                    code="too_long")
+    if has_control_characters(value):
+        raise forms.ValidationError(_("입력할 수 없는 문자가 포함되어 있습니다."), code="control")
+    if text and not any(ch.isalnum() for ch in value):  # emoji or punctuation only
+        raise forms.ValidationError(_("%(label)s 한글, 영문 또는 숫자로 입력하세요."),
+                                    params={"label": particle(label, "은/는")}, code="no_text")
+    return value
+
+
+class InstitutionCorrectionForm(forms.Form):
+    """The helpdesk's correction of an institution's name and address, on its request."""
+
+    name = forms.CharField(required=False, strip=False)
+    postcode = forms.CharField(required=False, strip=False)
+    address = forms.CharField(required=False, strip=False)
+    reason = forms.CharField(required=False, strip=False)
+
+    def clean_name(self) -> str:
+        return _correction_text(self.cleaned_data["name"], label=str(_("기관명")),
+                                max_length=120)
+
+    def clean_postcode(self) -> str:
+        value = _correction_text(self.cleaned_data["postcode"], label=str(_("우편번호")),
+                                 max_length=5, text=False)
+        if not re.fullmatch(r"[0-9]{5}", value):
+            raise forms.ValidationError(_("우편번호는 숫자 5자리로 입력하세요."), code="postcode")
+        return value
+
+    def clean_address(self) -> str:
+        return _correction_text(self.cleaned_data["address"], label=str(_("주소")),
+                                max_length=200)
+
+    def clean_reason(self) -> str:
+        value = " ".join((self.cleaned_data["reason"] or "").split())
+        if not value:
+            raise forms.ValidationError(_("수정 사유를 입력하세요."), code="required")
+        if len(value) > 500:
+            raise forms.ValidationError(_("수정 사유는 500자 이내로 입력하세요."), code="too_long")
+        return value

@@ -126,6 +126,9 @@ def _correction_value(value: str | None, *, label: str, max_length: int) -> str 
             code="too_long")
     if has_control_characters(value):
         raise InstitutionError(_("입력할 수 없는 문자가 포함되어 있습니다."), code="control")
+    if label != _("우편번호") and not any(ch.isalnum() for ch in value):
+        raise InstitutionError(_("%(label)s 한글, 영문 또는 숫자로 입력하세요.")
+                               % {"label": particle(label, "은/는")}, code="no_text")
     return value
 
 

@@ -76,8 +76,30 @@ def test_reveal_needs_a_reason_and_is_audited(client, personas):
     url = f"/helpdesk/users/{personas.alice.pk}/"
     refused = client.post(url, {"field": "mobile", "reason": ""})
     assert refused.status_code == 400 and "사유를 입력하세요" in text(refused)
-    page = text(client.post(url, {"field": "mobile", "reason": "본인 요청 전화 확인"}))
-    assert "010-1111-2222" in page
+    response = client.post(url, {"field": "mobile", "reason": "본인 요청 전화 확인"})
+    assert response.status_code == 302 and response.url == url
+    assert "010-1111-2222" in text(client.get(url))
     event = AuditEvent.objects.get(action="helpdesk.revealed")
     assert event.reason == "본인 요청 전화 확인" and event.new == {"field": "mobile"}
+    # A reload shows the masked page again and logs no second reveal.
+    again = text(client.get(url))
+    assert "010-1111-2222" not in again and "010-****-2222" in again
+    assert AuditEvent.objects.filter(action="helpdesk.revealed").count() == 1
     assert client.post(url, {"field": "password", "reason": "x"}).status_code == 400
+
+
+def test_an_institution_correction_shows_every_problem_at_once(client, personas):
+    from institutions.models import Institution
+
+    client.force_login(personas.hana)
+    institution = personas.alice.institution
+    response = client.post(f"/helpdesk/institutions/{institution.pk}/", {
+        "name": "🏥🏥", "postcode": "12", "address": "✨✨", "reason": ""})
+    page = text(response)
+    assert response.status_code == 400
+    assert "기관명은 한글, 영문 또는 숫자로 입력하세요." in page
+    assert "우편번호는 숫자 5자리로 입력하세요." in page
+    assert "주소는 한글, 영문 또는 숫자로 입력하세요." in page
+    assert "수정 사유를 입력하세요." in page
+    assert 'value="🏥🏥"' in page  # what was typed stays
+    assert Institution.objects.get(pk=institution.pk).name == institution.name
