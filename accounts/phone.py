@@ -19,6 +19,7 @@ from accounts.models import PhoneVerification
 from kdcis import ratelimit
 from kdcis.audit import audit
 from kdcis.errors import DomainError
+from kdcis.korean import particle
 from kdcis.sms import send_sms
 
 
@@ -114,8 +115,12 @@ def phone_code_check(*, session_key: str, phone: str, code: str, purpose: str = 
             .first()
         )
         if verification is None:
+            # Name the button the page shows: the signup step's or the re-binding page's.
+            button = _("인증번호 받기") if purpose == "rebind" else _("휴대폰번호 인증")
             raise PhoneVerificationError(
-                _("먼저 '휴대폰번호 인증'을 눌러 인증번호를 받으세요."), code="no_code"
+                _("먼저 %(button)s 눌러 인증번호를 받으세요.")
+                % {"button": particle(f"'{button}'", "을/를")},
+                code="no_code"
             )
         if verification.verified_at:
             return verification

@@ -113,17 +113,26 @@ def account_for_certificate(cert: VerifiedCertificate) -> User | None:
     return binding.user
 
 
+def _same_owner_bindings(cert: VerifiedCertificate):
+    return (CertificateBinding.objects.select_related("user")
+            .filter(subject_cn=cert.subject_cn, issuer=cert.issuer[:200])
+            .exclude(fingerprint=cert.fingerprint))
+
+
 def renewal_candidate(cert: VerifiedCertificate) -> User | None:
-    """An account bound to an older certificate with the same subject from the same issuer."""
-    binding = (
-        CertificateBinding.objects.select_related("user")
-        .filter(subject_cn=cert.subject_cn, issuer=cert.issuer[:200])
-        .exclude(fingerprint=cert.fingerprint)
-        .first()
-    )
+    """An account bound to an older certificate with the same subject from the same issuer.
+
+    Only a newer certificate renews: the one a re-binding replaced is not offered again."""
+    binding = _same_owner_bindings(cert).filter(not_after__lt=cert.not_after).first()
     if binding is None or binding.user.status == User.Status.WITHDRAWN or not binding.user.mobile:
         return None
     return binding.user
+
+
+def superseded_certificate(cert: VerifiedCertificate) -> bool:
+    """The certificate a renewal replaced: its owner's account is bound to a newer one."""
+    return _same_owner_bindings(cert).filter(not_after__gt=cert.not_after).exclude(
+        user__status=User.Status.WITHDRAWN).exists()
 
 
 def certificate_rebind(*, user: User, certificate: VerifiedCertificate,

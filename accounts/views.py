@@ -45,6 +45,7 @@ from accounts.services import (
     login_recorded,
     renewal_candidate,
     signup_submit,
+    superseded_certificate,
 )
 from institutions.models import Institution, InstitutionType
 from institutions.selectors import search_institutions
@@ -145,6 +146,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             request.session["rebind"] = {"user_id": candidate.pk, "cert": _cert_to_session(cert),
                                          "at": timezone.now().isoformat()}
             return redirect("rebind")
+        if superseded_certificate(cert):
+            return _login_page(request, error=_(
+                "이 인증서는 갱신된 인증서로 교체되었습니다. 새로 등록한 인증서로 로그인하세요."))
         return _login_page(
             request,
             error=_("등록되지 않은 인증서입니다. 처음 사용하시는 경우 '사용자 가입'을 먼저 "

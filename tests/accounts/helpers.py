@@ -64,5 +64,7 @@ def bind(user, issued: pki.Issued):
     binding = user.certificate
     binding.fingerprint = hashlib.sha256(issued.der).hexdigest()
     binding.subject_cn = issued.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    binding.not_before = issued.cert.not_valid_before_utc
+    binding.not_after = issued.cert.not_valid_after_utc
     binding.save()
     return binding

@@ -1,5 +1,6 @@
 """Certificate login: the same challenge-response and checks as signup."""
 
+import datetime as dt
 import hashlib
 from html import unescape
 
@@ -79,7 +80,8 @@ def test_logout_ends_the_session(client, personas):
 def test_a_renewed_certificate_is_rebound_after_a_phone_code(client, test_pki, personas):
     old = test_pki.issue("김앨리()0010041200805281777777")
     bind(personas.alice, old)
-    renewed = test_pki.issue("김앨리()0010041200805281777777", serial=0xABCDEF)
+    renewed = test_pki.issue("김앨리()0010041200805281777777", serial=0xABCDEF,
+                             not_after=old.cert.not_valid_after_utc + dt.timedelta(days=365))
     response = post_certificate(client, "/login/", renewed)
     assert response.url == "/login/renewed-certificate/"
     page = unescape(client.get(response.url).content.decode())
@@ -95,10 +97,22 @@ def test_a_renewed_certificate_is_rebound_after_a_phone_code(client, test_pki, p
     binding = CertificateBinding.objects.get(user=personas.alice)
     assert binding.fingerprint == hashlib.sha256(renewed.der).hexdigest()
     assert AuditEvent.objects.filter(action="certificate.rebound").exists()
-    # The old certificate no longer logs in.
+    # The old certificate no longer logs in, and is not offered as a renewal again.
     client.post("/logout/")
-    post_certificate(client, "/login/", old)
+    again = post_certificate(client, "/login/", old)
     assert "_auth_user_id" not in client.session
+    assert again.status_code == 200
+    assert "갱신된 인증서로 교체되었습니다" in unescape(again.content.decode())
+
+
+def test_the_rebind_page_names_its_own_button(client, test_pki, personas):
+    old = test_pki.issue("김앨리()0010041200805281777778")
+    bind(personas.alice, old)
+    renewed = test_pki.issue("김앨리()0010041200805281777778", serial=0xABCDEE,
+                             not_after=old.cert.not_valid_after_utc + dt.timedelta(days=365))
+    url = post_certificate(client, "/login/", renewed).url
+    page = unescape(client.post(url, {"action": "verify_code", "code": "123456"}).content.decode())
+    assert "먼저 '인증번호 받기'를 눌러 인증번호를 받으세요." in page
 
 
 def test_a_different_subject_is_not_offered_a_rebind(client, test_pki, personas):
