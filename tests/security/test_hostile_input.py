@@ -30,9 +30,11 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import datetime as dt
 import logging
 import re
 import traceback
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -714,7 +716,8 @@ def test_renewed_certificate_rebind(client, test_pki, personas):
 
     findings = Findings()
     alice = personas.alice
-    renewed = test_pki.issue(alice.certificate.subject_cn, serial=0x5EC0_0001)
+    renewed = test_pki.issue(alice.certificate.subject_cn, serial=0x5EC0_0001,
+                             not_after=alice.certificate.not_after + dt.timedelta(days=365))
     assert post_certificate(client, "/login/", renewed).url == "/login/renewed-certificate/"
     url = "/login/renewed-certificate/"
 
@@ -730,9 +733,14 @@ def test_renewed_certificate_rebind(client, test_pki, personas):
             response = findings.request(client, "post", url, {"action": action, "code": code},
                                         example=example, follow=True)
             shown = messages_of(response)
-            if action == "verify_code" and not (send_first and code.strip() == sent):
-                expected = ("인증번호가 일치하지 않습니다. (남은 입력 횟수: 4회)" if send_first
-                            else "먼저 '휴대폰번호 인증'을 눌러 인증번호를 받으세요.")
+            typed = unicodedata.normalize("NFKC", arrives(code)).strip()
+            if action == "verify_code" and not (send_first and typed == sent):
+                if not re.fullmatch(r"[0-9]{6}", typed):  # a slip: no try is used
+                    expected = "문자로 받은 인증번호 6자리 숫자를 입력하세요."
+                elif send_first:
+                    expected = "인증번호가 일치하지 않습니다. (남은 입력 횟수: 4회)"
+                else:
+                    expected = "먼저 '인증번호 받기'를 눌러 인증번호를 받으세요."
                 findings.expect(has(shown, expected), f"rebind: {expected[:16]}",
                                 f"expected {expected!r}, got {shown}", example)
                 findings.expect("_auth_user_id" not in client.session, "rebind: logged in",
