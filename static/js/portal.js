@@ -176,7 +176,26 @@
     target.focus();
   }
 
+  // Label each cell of a list with its column's heading, for the phone layout's cards.
+  function labelListCells() {
+    document.querySelectorAll("table.list").forEach(function (table) {
+      var headings = Array.prototype.map.call(
+        table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+      if (!headings.length) { return; }
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.children, function (cell) {
+          if (!cell.hasAttribute("data-label") && headings[column] !== undefined) {
+            cell.setAttribute("data-label", cell.colSpan > 1 ? "" : headings[column]);
+          }
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+
   onReady(function () {
+    labelListCells();
     wireDialogs(); wireCountdowns(); wireIdCheck(); wirePickers(); wireOnce(); wireConfirm();
     wireFocusAfterSubmit();
   });
