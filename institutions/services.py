@@ -14,6 +14,7 @@ from institutions.validators import has_control_characters
 from kdcis.audit import audit
 from kdcis.errors import DomainError
 from kdcis.korean import particle
+from kdcis.phones import mask_mobile, mask_name
 
 # The fields a user edits, in the order the audit lists them.
 SUPPLEMENTARY_FIELDS = (
@@ -23,6 +24,27 @@ SUPPLEMENTARY_FIELDS = (
     "email_consent", "mobile_consent",
 )
 _FOREIGN_KEYS = {"category": "code", "jurisdiction": "code", "information_system": "name"}
+
+
+def _mask_email(value: str) -> str:
+    local, at, domain = (value or "").partition("@")
+    return f"{local[:1]}***{at}{domain}" if local else ""
+
+
+# Fields that name or reach a person: the audit keeps them masked, never the value itself
+# (the record keeps the value for as long as the institution needs it).
+_PERSONAL_MASKS = {
+    "representative_name": mask_name,
+    "predoctor_names": lambda names: [mask_name(n) for n in names or []],
+    "vaccinator_names": lambda names: [mask_name(n) for n in names or []],
+    "mobile": lambda v: mask_mobile(v) if v else "",
+    "email": _mask_email,
+}
+
+
+def _for_audit(values: dict) -> dict:
+    return {k: (_PERSONAL_MASKS[k](v) if k in _PERSONAL_MASKS and v else v)
+            for k, v in values.items()}
 
 
 class InstitutionError(DomainError):
@@ -102,8 +124,8 @@ def supplementary_info_save(*, institution: Institution, data: dict, actor,
         changed = [k for k in SUPPLEMENTARY_FIELDS if old.get(k) != new.get(k)]
         audit(
             actor=actor, action="institution.supplementary_saved", target=locked,
-            old={k: old[k] for k in changed if k in old},
-            new={k: new[k] for k in changed},
+            old=_for_audit({k: old[k] for k in changed if k in old}),
+            new=_for_audit({k: new[k] for k in changed}),
             ip=ip,
         )
     return info

@@ -196,6 +196,9 @@ CERT_CHALLENGE_TTL_SECONDS = env.int("CERT_CHALLENGE_TTL_SECONDS", default=300)
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 SMS_SENDER = env.str("SMS_SENDER", default="16441407")
 SMS_MAX_ATTEMPTS = env.int("SMS_MAX_ATTEMPTS", default=8)
+# Days a delivered or given-up SMS keeps its number and text (delivery questions are asked
+# within days); afterwards the row keeps only its status and times.
+SMS_RETENTION_DAYS = env.int("SMS_RETENTION_DAYS", default=7)
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")

@@ -434,3 +434,14 @@ def deliver_one(message_id: int, backend: SmsBackend | None = None, *,
         report.add(_deliver_claimed(message_id=pk, lease=lease, attempts=attempts,
                                     backend=backend, clock=clock))
     return report
+
+
+def scrub_finished(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Blank the number and text of messages sent or given up on before `older_than` ago:
+    the outbox then keeps only that a message was sent, when, and how it went."""
+    current = (now or timezone.now()) - older_than
+    return (SmsMessage.objects
+            .filter(status__in=(SmsMessage.Status.SENT, SmsMessage.Status.FAILED),
+                    created_at__lt=current)
+            .exclude(to="", text="")
+            .update(to="", text=""))

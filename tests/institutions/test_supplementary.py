@@ -460,6 +460,11 @@ def test_a_valid_save_creates_the_record_and_an_audit_row(alice_client, alice):
     assert event.new["business_number"] == "1168200276"
     assert event.new["jurisdiction"] == "HC-11110-1"
     assert event.new["information_system"] == "의사랑"
+    # People's values are masked in the audit row; the record itself keeps them.
+    assert event.new["representative_name"] != info.representative_name
+    assert event.new["predoctor_names"] == ["이*진", "박*진"]
+    assert event.new["mobile"] == "010-****-5678" and event.new["email"] == "c***@naver.com"
+    assert "01012345678" not in str(event.new) and "clinic@naver.com" not in str(event.new)
     # The saved values come back in the form.
     values = form_values(page)
     assert values["email_local"] == "clinic" and values["email_domain"] == "naver.com"
@@ -480,9 +485,9 @@ def test_an_update_audits_old_and_new_values(alice_client, alice):
     assert info.email == "clinic@clinic.example.co.kr"
     event = AuditEvent.objects.filter(action="institution.supplementary_saved").first()
     assert event.old == {"english_name": "Jongno Yonsei Clinic", "jurisdiction": "HC-11110-1",
-                         "email": "clinic@naver.com"}
+                         "email": "c***@naver.com"}
     assert event.new == {"english_name": "Jongno Yonsei Medical Clinic",
-                         "jurisdiction": "HC-11140-1", "email": "clinic@clinic.example.co.kr"}
+                         "jurisdiction": "HC-11140-1", "email": "c***@clinic.example.co.kr"}
     # A typed domain comes back as '직접입력' + the domain.
     values = form_values(alice_client.get(URL))
     assert values["email_domain"] == "" and values["email_domain_custom"] == (

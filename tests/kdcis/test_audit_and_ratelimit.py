@@ -60,10 +60,33 @@ def test_the_nightly_purge_drops_old_counters_and_phone_verifications_only():
     abandoned = SignupDraft.objects.create(key="abandoned", data={"profile": {"name": "홍길동"}})
     SignupDraft.objects.filter(pk=abandoned.pk).update(updated_at=now - dt.timedelta(hours=9))
     SignupDraft.objects.create(key="in-progress", data={})
+    from importlib import import_module
+
+    from django.conf import settings
+
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
+    from kdcis.models import SmsMessage
+
+    old_sms = SmsMessage.objects.create(to="01011112222", text="[인증번호 123456]",
+                                        status=SmsMessage.Status.SENT)
+    SmsMessage.objects.filter(pk=old_sms.pk).update(created_at=now - dt.timedelta(days=8))
+    recent_sms = SmsMessage.objects.create(to="01033334444", text="최근",
+                                           status=SmsMessage.Status.SENT)
+    waiting_sms = SmsMessage.objects.create(to="01055556666", text="대기")
+    SmsMessage.objects.filter(pk=waiting_sms.pk).update(created_at=now - dt.timedelta(days=8))
+    expired = SessionStore()
+    expired["signup_draft"] = "x"
+    expired.set_expiry(-1)
+    expired.save()
     out = io.StringIO()
     call_command("purge_expired_records", stdout=out)
-    assert ("purged 1 rate-limit counters, 1 phone verifications, 1 signup drafts"
-            in out.getvalue())
+    assert ("purged 1 rate-limit counters, 1 phone verifications, 1 signup drafts; "
+            "blanked 1 delivered SMS" in out.getvalue())
     assert list(SignupDraft.objects.values_list("key", flat=True)) == ["in-progress"]
+    old_sms.refresh_from_db()
+    assert (old_sms.to, old_sms.text, old_sms.status) == ("", "", "sent")
+    assert SmsMessage.objects.get(pk=recent_sms.pk).to == "01033334444"
+    assert SmsMessage.objects.get(pk=waiting_sms.pk).to == "01055556666"  # not delivered yet
+    assert not SessionStore().exists(expired.session_key)  # clearsessions ran
     assert list(RateCounter.objects.values_list("key", flat=True)) == ["current"]
     assert list(PhoneVerification.objects.values_list("phone", flat=True)) == ["01000000002"]

@@ -1,29 +1,37 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import PhoneVerification, SignupDraft
 from kdcis.ratelimit import purge_expired
+from kdcis.sms import scrub_finished
 
 
 class Command(BaseCommand):
     help = ("Nightly housekeeping: delete rate-limit counters whose window ended more than two "
-            "days ago, and SMS verification records older than two days (they hold phone "
-            "numbers and are only needed for the one-day send cap and the 3-minute code), and "
+            "days ago, SMS verification records older than two days (they hold phone "
+            "numbers and are only needed for the one-day send cap and the 3-minute code), "
             "signup drafts untouched for longer than a session lives (names, numbers, "
-            "certificate data of signups never finished). "
-            "Idempotent and safe to run twice at once.")
+            "certificate data of signups never finished) and expired sessions (Django's "
+            "clearsessions), and blank the number and text of SMS messages sent or given up "
+            "on more than SMS_RETENTION_DAYS ago. Idempotent and safe to run twice at once.")
 
-    @transaction.atomic
     def handle(self, *args, **options):
-        counters = purge_expired(older_than=timedelta(days=2))
-        verifications, _ = PhoneVerification.objects.filter(
-            created_at__lt=timezone.now() - timedelta(days=2)).delete()
-        drafts, _ = SignupDraft.objects.filter(
-            updated_at__lt=timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
-        ).delete()
+        now = timezone.now()
+        with transaction.atomic():
+            counters = purge_expired(older_than=timedelta(days=2))
+            verifications, _ = PhoneVerification.objects.filter(
+                created_at__lt=now - timedelta(days=2)).delete()
+            drafts, _ = SignupDraft.objects.filter(
+                updated_at__lt=now - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+            ).delete()
+            messages = scrub_finished(older_than=timedelta(days=settings.SMS_RETENTION_DAYS),
+                                      now=now)
+        call_command("clearsessions")
         self.stdout.write(f"purged {counters} rate-limit counters, "
-                          f"{verifications} phone verifications, {drafts} signup drafts")
+                          f"{verifications} phone verifications, {drafts} signup drafts; "
+                          f"blanked {messages} delivered SMS; cleared expired sessions")
