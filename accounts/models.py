@@ -42,7 +42,8 @@ class User(AbstractUser):
         verbose_name_plural = _("사용자")
 
     def __str__(self) -> str:
-        return self.username
+        # Pseudonymous: this is what Django's admin log records of a change to the user.
+        return f"user:{self.ref}"
 
     @property
     def display_name(self) -> str:
@@ -72,7 +73,7 @@ class CertificateBinding(models.Model):
         verbose_name_plural = _("인증서 등록")
 
     def __str__(self) -> str:
-        return f"{self.issuer} {self.serial}"
+        return f"certificate binding {self.pk}"  # no subject or serial in the admin log
 
 
 class Consent(models.Model):

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from accounts.certificates import VerifiedCertificate
 from accounts.forms import clean_username
-from accounts.models import CertificateBinding, Consent, User
+from accounts.models import CertificateBinding, Consent, PhoneVerification, User
 from institutions.models import ApprovingBody, Institution
 from kdcis.audit import audit
 from kdcis.errors import DomainError
@@ -211,6 +211,25 @@ def staff_account_create(*, certificate: VerifiedCertificate, username: str, mob
     return user
 
 
+def _scrub_admin_log(user: User) -> None:
+    """Django's admin log names the objects it changed (their __str__ at the time, and the
+    changed fields): rename the person's entries to the pseudonym and drop the details."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from permissions.models import Grant, Officer
+
+    owned = [(User, [user.pk])]
+    for model in (CertificateBinding, Consent, PhoneVerification, Grant, Officer):
+        owned.append((model, list(model.objects.filter(user=user).values_list("pk", flat=True))))
+    for model, pks in owned:
+        if pks:
+            LogEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(model),
+                object_id__in=[str(pk) for pk in pks],
+            ).update(object_repr=f"withdrawn-{user.ref}"[:200], change_message="")
+
+
 def account_withdraw(*, user: User, ip: str | None = None) -> User:
     """탈퇴: erase the person at once, keep the institution's data and a pseudonymous trace.
 
@@ -232,6 +251,7 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
             return user
         mobile = user.mobile
         old_status = user.status
+        _scrub_admin_log(user)
         touch_queues(user_ids=[user.pk])  # their requests leave the officers' queues
         Grant.objects.filter(user=user).delete()
         Officer.objects.filter(user=user).delete()

@@ -119,7 +119,7 @@ class Officer(models.Model):
         verbose_name_plural = _("승인 담당자")
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.body}"
+        return f"officer {self.pk} @ {self.body_id}"  # pseudonymous, for the admin log
 
 
 class ApprovalDigest(models.Model):

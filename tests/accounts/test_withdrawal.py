@@ -126,3 +126,25 @@ def test_the_same_certificate_and_id_can_sign_up_again_at_once(client, personas,
     again = User.objects.get(username="alice01")
     assert again.pk != personas.alice.pk and again.institution == institution
     assert again.certificate.fingerprint == hashlib.sha256(issued.der).hexdigest()
+
+
+def test_withdrawal_scrubs_the_admin_log_and_new_entries_name_no_one(client, personas,
+                                                                     test_pki):
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    issued = active_alice(personas, test_pki)
+    alice = personas.alice
+    admin = User.objects.create_superuser(username="nadmin2", password="x" * 16)
+    assert alice.username not in str(alice) and alice.name not in str(alice)
+    assert personas.oscar.username not in str(personas.oscar.officer)
+    # An entry as an earlier release wrote it: the username in the repr and the message.
+    LogEntry.objects.create(
+        user=admin, content_type=ContentType.objects.get_for_model(User),
+        object_id=str(alice.pk), object_repr=f"{alice.username} {alice.name}",
+        action_flag=CHANGE, change_message=f"changed mobile {alice.mobile}")
+    client.force_login(alice)
+    post_certificate(client, "/me/withdraw/", issued)
+    entry = LogEntry.objects.get(object_id=str(alice.pk))
+    assert alice.username not in entry.object_repr and alice.mobile not in entry.change_message
+    assert entry.object_repr == f"withdrawn-{alice.ref}"
