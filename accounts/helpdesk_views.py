@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.models import User
 from accounts.selectors import helpdesk_search
 from accounts.services import HelpdeskError, helpdesk_reveal, helpdesk_view_record
+from accounts.timeline import timeline_for
 from institutions.models import Institution
 from kdcis.audit import audit
 from kdcis.models import AuditEvent
@@ -104,8 +105,10 @@ def helpdesk_user(request: HttpRequest, pk: int) -> HttpResponse:
     grants = (Grant.objects.filter(user=target)
               .select_related("permission_type", "body", "body__region")
               .order_by("-requested_at"))
-    timeline = AuditEvent.objects.filter(subject_ref=str(target.ref)).exclude(
-        action__startswith="helpdesk.")[:200]
+    # Reveals are part of the story the helpdesk tells; page views would drown it.
+    events = AuditEvent.objects.filter(subject_ref=str(target.ref)).exclude(
+        action="helpdesk.viewed")[:200]
+    timeline = timeline_for(target, events)
     return render(request, "accounts/helpdesk/user.html", {
         "target": target, "grants": grants, "timeline": timeline,
         "pending": [g for g in grants if g.status == Grant.Status.REQUESTED],

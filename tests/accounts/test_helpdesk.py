@@ -1,5 +1,6 @@
 """Helpdesk lookups: masked results, audited views and reveals, scoped corrections."""
 
+import re
 from html import unescape
 
 import pytest
@@ -67,7 +68,10 @@ def test_the_user_page_shows_history_and_who_must_decide(client, personas):
     page = text(client.get(f"/helpdesk/users/{personas.alice.pk}/"))
     assert "처리 대기 중인 신청" in page and "종로구보건소" in page
     assert "질병관리청 예방접종관리과" in page
-    assert "account.signup" in page and "grant.requested" in page
+    # The trail reads as sentences, never event codes.
+    assert "본인: 가입 신청" in page
+    assert "본인: 예방접종관리 User 신청 (종로구보건소)" in page
+    assert "account.signup" not in page and "grant.requested" not in page and "{" not in page
     assert "010-****-2222" in page and "01011112222" not in page
 
 
@@ -103,3 +107,17 @@ def test_an_institution_correction_shows_every_problem_at_once(client, personas)
     assert "수정 사유를 입력하세요." in page
     assert 'value="🏥🏥"' in page  # what was typed stays
     assert Institution.objects.get(pk=institution.pk).name == institution.name
+
+
+def test_the_timeline_names_who_decided_and_includes_reveals(client, personas):
+    from permissions.models import Grant
+    from permissions.services import grant_reject
+
+    grant = Grant.objects.get(user=personas.alice, permission_type__code="vaccination_user")
+    grant_reject(grant_id=grant.pk, officer=personas.oscar.officer, reason="기관 확인 필요")
+    client.force_login(personas.hana)
+    url = f"/helpdesk/users/{personas.alice.pk}/"
+    client.post(url, {"field": "mobile", "reason": "본인 요청"})
+    page = " ".join(re.sub(r"<[^>]+>", "", text(client.get(url))).split())
+    assert "종로구보건소 오보건: 예방접종관리 User 반려 (사유: 기관 확인 필요)" in page
+    assert "헬프데스크 한상담: 헬프데스크 개인정보 확인: 휴대폰번호 (사유: 본인 요청)" in page
