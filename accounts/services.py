@@ -208,7 +208,6 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
     from kdcis.models import AuditEvent, PortalSession, SmsMessage
     from kdcis.sessions import recent_reads
     from permissions.models import Grant, Officer
-    from permissions.queues import touch_queues
 
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
@@ -216,7 +215,6 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
             return user
         mobile = user.mobile
         old_status = user.status
-        touch_queues(user_ids=[user.pk])  # their requests leave the officers' queues
         Grant.objects.filter(user=user).delete()
         Officer.objects.filter(user=user).delete()
         CertificateBinding.objects.filter(user=user).delete()

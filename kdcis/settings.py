@@ -210,22 +210,7 @@ LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=9
 # Permissions.
 INACTIVITY_REVOCATION_MONTHS = env.int("INACTIVITY_REVOCATION_MONTHS", default=3)
 INACTIVITY_WARN_DAYS = env.int("INACTIVITY_WARN_DAYS", default=14)
-# Database connections the nightly revocation uses side by side (PostgreSQL).
-INACTIVITY_REVOCATION_WORKERS = env.int("INACTIVITY_REVOCATION_WORKERS", default=2)
 APPROVAL_DIGEST_OVERDUE_DAYS = env.int("APPROVAL_DIGEST_OVERDUE_DAYS", default=3)
-# The officers' queue page is cached per officer and queue version (permissions/queues.py);
-# this bounds how long a change made outside the domain operations can stay unseen.
-APPROVAL_QUEUE_CACHE_SECONDS = env.int("APPROVAL_QUEUE_CACHE_SECONDS", default=60)
-
-# Rendered pages (the approval queue) are cached in each process's memory. Their keys carry
-# the version of the data they show, so processes never need to agree.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "kdcis-pages",
-        "OPTIONS": {"MAX_ENTRIES": env.int("PAGE_CACHE_MAX_ENTRIES", default=2000)},
-    }
-}
 CONSENT_NOTICE_VERSION = "2026-11"
 
 LOGGING = {

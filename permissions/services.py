@@ -12,7 +12,6 @@ from institutions.models import ApprovingBody
 from kdcis.audit import audit
 from kdcis.errors import DomainError
 from permissions.models import Grant, PermissionType
-from permissions.queues import touch_queues
 from permissions.selectors import bodies_for
 
 
@@ -39,7 +38,6 @@ def grant_request(*, user, permission_type: PermissionType, body: ApprovingBody,
                 user=user, permission_type=permission_type, body=body,
                 status=Grant.Status.REQUESTED, requested_at=timezone.now(),
             )
-            touch_queues(body_ids=[body.pk])
             audit(actor=actor or user, action="grant.requested", target=grant, subject=user,
                   new={"status": grant.status, "permission": permission_type.code,
                        "body": body.code}, ip=ip)
@@ -108,7 +106,6 @@ def grant_approve(*, grant_id: int, officer=None, admin=None, ip: str | None = N
         grant.reason = ""
         grant.save(update_fields=["status", "decided_at", "decided_by", "last_used_on",
                                   "reason"])
-        touch_queues(body_ids=[grant.body_id])
         audit(actor=decider, action="grant.approved", target=grant, subject=user,
               old={"status": Grant.Status.REQUESTED}, new={"status": grant.status}, ip=ip)
         if user.status == User.Status.PENDING:
@@ -138,7 +135,6 @@ def grant_reject(*, grant_id: int, reason: str, officer=None, admin=None,
         grant.decided_by = decider
         grant.reason = reason[:500]
         grant.save(update_fields=["status", "decided_at", "decided_by", "reason"])
-        touch_queues(body_ids=[grant.body_id])
         audit(actor=decider, action="grant.rejected", target=grant, subject=grant.user,
               old={"status": Grant.Status.REQUESTED}, new={"status": grant.status},
               reason=grant.reason, ip=ip)
@@ -189,7 +185,6 @@ def grant_cancel(*, grant_id: int, user, ip: str | None = None) -> Grant:
         grant.status = Grant.Status.CANCELLED
         grant.decided_at = timezone.now()
         grant.save(update_fields=["status", "decided_at"])
-        touch_queues(body_ids=[grant.body_id])
         audit(actor=user, action="grant.cancelled", target=grant, subject=user,
               old={"status": Grant.Status.REQUESTED}, new={"status": grant.status}, ip=ip)
     return grant

@@ -81,17 +81,6 @@ def _trust_test_pki(settings, test_pki):
     settings.CERT_CRL_PATHS = [str(test_pki.crl)]
 
 
-@pytest.fixture(autouse=True)
-def _empty_page_cache():
-    """Each test's database starts over (queue versions back at 0 with the same body ids), so
-    a page cached by an earlier test must not be found."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 # ---------------------------------------------------------------------------- reference data
 
 
