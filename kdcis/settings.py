@@ -47,12 +47,12 @@ MIDDLEWARE = [
     "kdcis.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "kdcis.sessions.SessionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "kdcis.input_guard.StripNulCharactersMiddleware",
-    "kdcis.auth.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "kdcis.request_log.StaffIdleTimeoutMiddleware",
@@ -85,18 +85,14 @@ DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'v
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    # Django's PostgreSQL backend with a health check that needs no round trip
-    # (kdcis/db/postgresql/base.py).
-    DATABASES["default"]["ENGINE"] = "kdcis.db.postgresql"
+    # Connections are reused across requests; Django checks a reused one before the
+    # request's first query and replaces it when the server dropped it.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# The session and user lookups of every signed-in request run as prepared statements on
-# PostgreSQL (kdcis/prepared.py); false behind a transaction-mode pooler such as PgBouncer.
-DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 
 AUTH_USER_MODEL = "accounts.User"
-# ModelBackend whose per-request user load brings the institution, officer role and menu
-# areas in the same query (kdcis/auth.py).
+# ModelBackend whose per-request user load brings the institution and officer role along
+# (kdcis/auth.py).
 AUTHENTICATION_BACKENDS = ["kdcis.auth.PortalBackend"]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -137,16 +133,10 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 MEDIA_ROOT = env.str("MEDIA_ROOT", default="") or str(BASE_DIR / "var" / "media")
 MEDIA_URL = "/media/"
 
-# Sessions live in the database so app servers stay stateless.
-# Django's database sessions in a table that also names the signed-in user, so the session and
-# its user are read by one fixed statement (kdcis/sessions.py, kdcis.models.PortalSession).
-# django.contrib.sessions stays installed for `clearsessions`; its own table goes unused.
-SESSION_ENGINE = "kdcis.sessions"
-# GET and HEAD may reuse the session and user row this process read for the same browser
-# this long ago, unless the browser changed anything since (kdcis/sessions.py); 0 turns it
-# off. POSTs always read the database.
-SESSION_READ_CACHE_SECONDS = env.float("SESSION_READ_CACHE_SECONDS", default=1.0)
-SESSION_READ_TAG_COOKIE = "sessionread"
+# Sessions live in the database (Django's own backend) so app servers stay stateless; each
+# login's session is recorded against its user (accounts.models.UserSession) so a withdrawal
+# can delete them all.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_STAFF_IDLE_SECONDS = env.int("SESSION_STAFF_IDLE_SECONDS", default=30 * 60)
 SESSION_COOKIE_HTTPONLY = True

@@ -9,8 +9,8 @@ from permissions.models import Grant, PermissionType
 
 
 def approved_areas(user) -> set[str]:
-    """Menu areas the user may open now. The request's user arrives with them (kdcis.auth);
-    any other user object costs one query, and the result is kept on it."""
+    """Menu areas the user may open now: one query per user object, kept on it (the layout's
+    menus and the area checks of a request share it)."""
     cached = getattr(user, "_approved_areas", None)
     if cached is None:
         cached = set(

@@ -252,10 +252,3 @@ def complete_supplementary_info():
         })
 
     return complete
-
-
-@pytest.fixture
-def production_read_window(settings):
-    """The session read window (kdcis/sessions.py) at its production default; the test
-    run's default is 0 (tests/testenv.py)."""
-    settings.SESSION_READ_CACHE_SECONDS = 1.0
