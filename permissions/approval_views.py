@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,6 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from institutions.models import Region
@@ -19,12 +19,12 @@ from kdcis.phones import mask_mobile
 from kdcis.ratelimit import client_ip
 from permissions.decorators import officer_required
 from permissions.models import Grant, PermissionType
-from permissions.selectors import approval_queue_for, grant_for_officer
+from permissions.selectors import approval_queue_for, approval_queue_page, grant_for_officer
 from permissions.services import grants_decide
 
-PAGE_SIZE = 20
-STATUS_CHOICES = [("requested", "신청중"), ("approved", "승인"), ("rejected", "반려"),
-                  ("cancelled", "신청취소"), ("revoked", "미승인"), ("all", "전체")]
+STATUS_CHOICES = [("requested", gettext_lazy("신청중")), ("approved", gettext_lazy("승인")),
+                  ("rejected", gettext_lazy("반려")), ("cancelled", gettext_lazy("신청취소")),
+                  ("revoked", gettext_lazy("미승인")), ("all", gettext_lazy("전체"))]
 
 
 def _filters(request: HttpRequest) -> dict:
@@ -76,12 +76,12 @@ def _rows(grants) -> list[dict]:
 def approval_queue(request: HttpRequest) -> HttpResponse:
     officer = request.user.officer
     filters = _filters(request)
-    page_number = request.GET.get("page") or "1"
     query_string = urlencode({k: (v.isoformat() if hasattr(v, "isoformat") else v)
                               for k, v in filters.items() if v})
-    page = Paginator(approval_queue_for(officer, **filters), PAGE_SIZE).get_page(page_number)
+    page = approval_queue_page(officer, after=request.GET.get("after", ""),
+                               before=request.GET.get("before", ""), **filters)
     return render(request, "permissions/approvals.html", {
-        "officer": officer, "queue": {"page": page, "rows": _rows(page.object_list)},
+        "officer": officer, "queue": page, "rows": _rows(page.grants),
         "filters": filters, "status_choices": STATUS_CHOICES,
         "permission_types": PermissionType.objects.filter(approver=_approver_kind(officer)),
         "regions": Region.objects.all(),
