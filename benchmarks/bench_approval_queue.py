@@ -149,10 +149,9 @@ def main() -> None:
     with throwaway_database("kdcis_bench_queue") as db_url:
         setup_django(db_url)
         from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+        from django.contrib.sessions.backends.db import SessionStore
         from django.core.management import call_command
         from django.db import connection
-
-        from django.contrib.sessions.backends.db import SessionStore
 
         call_command("migrate", verbosity=0)
         call_command("load_reference_data", verbosity=0)
