@@ -7,7 +7,9 @@ Builds a throwaway PostgreSQL database with the reference data and the demo pers
 gives 종로구보건소 (jongno01's body) `--requests` pending requests from as many applicants, all
 named 김…, so the helpdesk's name search has many hits too. Each page is requested through
 Django's test client (the whole middleware stack, no HTTP server) `--repeat` times after a
-warm-up, and the median time and the queries of one request are printed. With `--profile`,
+warm-up; printed are the median and the fastest wall time, the median CPU time of this
+process (the Django side; the database server's time is in the wall time only) and the
+queries of one request. With `--profile`,
 ten requests of each page are profiled with pyinstrument (`pip install pyinstrument`) and
 the text reports are written under PATH. `--keep` keeps the database and reuses a kept one.
 """
@@ -100,7 +102,8 @@ def measure(repeat: int, profile_dir: Path | None) -> None:
         session.pop(LOGIN_CHECK_SESSION_KEY, None)
         session.save()
         clients[username] = client
-    print(f"{'page':48} {'status':>6} {'median ms':>10} {'min ms':>7} {'queries':>8} "
+    print(f"{'page':48} {'status':>6} {'median ms':>10} {'min ms':>7} {'CPU ms':>7} "
+          f"{'queries':>8} "
           f"{'KB':>6}")
     from permissions.models import Grant
     from permissions.selectors import queue_cursor
@@ -118,13 +121,15 @@ def measure(repeat: int, profile_dir: Path | None) -> None:
         response = client.get(path)
         queries = len(connection.queries)
         connection.force_debug_cursor = False
-        times = []
+        times, cpu = [], []
         for _ in range(repeat):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             client.get(path)
             times.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - start_cpu) * 1000)
         print(f"{username + ' ' + label:48} {response.status_code:>6} "
-              f"{statistics.median(times):>10.1f} {min(times):>7.1f} {queries:>8} "
+              f"{statistics.median(times):>10.1f} {min(times):>7.1f} "
+              f"{statistics.median(cpu):>7.1f} {queries:>8} "
               f"{len(response.content) / 1024:>6.0f}")
         if profile_dir is not None:
             from pyinstrument import Profiler
