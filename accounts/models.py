@@ -135,3 +135,17 @@ class SignupDraft(models.Model):
 
     def __str__(self) -> str:
         return f"draft {self.pk}"
+
+
+class UserSession(models.Model):
+    """Which signed-in session belongs to whom, recorded at each login.
+
+    Django's database sessions keep the user's id only inside the signed session data; this
+    row lets a withdrawal delete every session of the person at once. It goes with its
+    session (logout, expiry, a new login on the same browser).
+    """
+
+    session = models.OneToOneField("sessions.Session", primary_key=True,
+                                   on_delete=models.CASCADE, db_column="session_key")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -239,11 +239,11 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
     password hash would end every session of the user on every device; the sessions are
     deleted outright, so nothing a signup or a form left in them outlives the person.
     """
-    from accounts.models import PhoneVerification
-    from kdcis.models import AuditEvent, PortalSession, SmsMessage
-    from kdcis.sessions import recent_reads
+    from django.contrib.sessions.models import Session
+
+    from accounts.models import PhoneVerification, UserSession
+    from kdcis.models import AuditEvent, SmsMessage
     from permissions.models import Grant, Officer
-    from permissions.queues import touch_queues
 
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
@@ -252,7 +252,6 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
         mobile = user.mobile
         old_status = user.status
         _scrub_admin_log(user)
-        touch_queues(user_ids=[user.pk])  # their requests leave the officers' queues
         Grant.objects.filter(user=user).delete()
         Officer.objects.filter(user=user).delete()
         CertificateBinding.objects.filter(user=user).delete()
@@ -264,8 +263,9 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
         # The trail keeps the pseudonym only: drop the network addresses tied to the person.
         AuditEvent.objects.filter(subject_ref=str(user.ref)).update(ip=None)
         AuditEvent.objects.filter(actor=user).update(ip=None)
-        PortalSession.objects.filter(user=user).delete()
-        recent_reads.discard_user(user.pk)
+        # Every session a login of theirs wrote (their rows in UserSession go with them).
+        Session.objects.filter(
+            session_key__in=UserSession.objects.filter(user=user).values("session_id")).delete()
         user.username = f"withdrawn-{user.ref}"
         user.name = ""
         user.first_name = ""

@@ -149,10 +149,9 @@ def main() -> None:
     with throwaway_database("kdcis_bench_queue") as db_url:
         setup_django(db_url)
         from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+        from django.contrib.sessions.backends.db import SessionStore
         from django.core.management import call_command
         from django.db import connection
-
-        from kdcis.sessions import SessionStore
 
         call_command("migrate", verbosity=0)
         call_command("load_reference_data", verbosity=0)
@@ -211,8 +210,6 @@ def main() -> None:
             # A browser sends back the CSRF cookie its first page set; without it every
             # request would mint a new CSRF secret.
             cookies["csrftoken"] = check.cookies["csrftoken"]
-            # ... and the session read tag (kdcis/sessions.py), as a browser would.
-            cookies["sessionread"] = check.cookies["sessionread"]
             for _label, path, jar in pages:  # warm up every worker
                 load(url, path, jar, 2, args.clients)
             # Rounds alternate the three pages, so a noisy moment hurts all of them alike.

@@ -8,10 +8,9 @@ the reference data and builds, with ``INSERT ... SELECT generate_series``, 500,0
 holding two approved grants ('예방접종관리 User', revocable, and '교육관리 User(학습자)', not
 revocable): 1,000,000 grants, of which 100,000 are stale on the run date. Then:
 
-1. runs ``revoke_inactive`` as the nightly command does (batches of 5,000, the configured
-   INACTIVITY_REVOCATION_WORKERS connections) and prints its time and the process's
-   resident memory after each batch (flat = no growth from the first batch to the last);
-   then puts the grants back and times it with one worker, for comparison;
+1. runs ``revoke_inactive`` as the nightly command does (batches of 5,000, one set-based
+   statement each) and prints its time and the process's resident memory after each batch
+   (flat = no growth from the first batch to the last);
 2. puts the 100,000 grants back and runs it again under ``tracemalloc`` for the Python heap
    peak (that run is slower because of the tracing; its time is not the figure);
 3. twice puts 10,000 grants back and revokes them with a naive per-grant ORM loop (save(),
@@ -302,15 +301,11 @@ def run(*, reuse: bool) -> int:
     def sample(report: RevocationReport) -> None:
         rss.append(_rss_mb())
 
-    from django.conf import settings
-
-    workers = settings.INACTIVITY_REVOCATION_WORKERS
-    print(f"\n1. revoke_inactive(as_of={AS_OF}, batch_size={BATCH_SIZE}, workers={workers}) "
+    print(f"\n1. revoke_inactive(as_of={AS_OF}, batch_size={BATCH_SIZE}) "
           "as the nightly command runs it:")
     rss_before, maxrss_before = _rss_mb(), _maxrss_mb()
     started = time.perf_counter()
-    report = revoke_inactive(as_of=AS_OF, batch_size=BATCH_SIZE, progress=sample,
-                             workers=workers)
+    report = revoke_inactive(as_of=AS_OF, batch_size=BATCH_SIZE, progress=sample)
     elapsed = time.perf_counter() - started
     maxrss_delta = _maxrss_mb() - maxrss_before
     assert report.grants_revoked == STALE, report
@@ -324,24 +319,13 @@ def run(*, reuse: bool) -> int:
     print(f"  flat memory (growth from batch 1 to the end {growth:.1f} MB, goal < "
           f"{FLAT_MEMORY_MB} MB): {'met' if growth < FLAT_MEMORY_MB else 'MISSED'}")
 
-    # 1b. The same with one worker: what the set-based statements alone give.
-    with connection.cursor() as cursor:
-        restored = restore(cursor)
-    assert restored == STALE, restored
-    print("\n1b. the same with workers=1 (one connection):")
-    started = time.perf_counter()
-    single = revoke_inactive(as_of=AS_OF, batch_size=BATCH_SIZE, workers=1)
-    single_elapsed = time.perf_counter() - started
-    assert single.grants_revoked == STALE, single
-    print(f"  time: {single_elapsed:.2f} s")
-
     # 2. The same run again under tracemalloc: the Python heap's peak.
     with connection.cursor() as cursor:
         restored = restore(cursor)
     assert restored == STALE, restored
     print("\n2. the same run under tracemalloc (slower; for the heap peak only):")
     tracemalloc.start()
-    traced = revoke_inactive(as_of=AS_OF, batch_size=BATCH_SIZE, workers=workers)
+    traced = revoke_inactive(as_of=AS_OF, batch_size=BATCH_SIZE)
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert traced.grants_revoked == STALE
@@ -350,9 +334,7 @@ def run(*, reuse: bool) -> int:
 
     # 3. The naive loops on samples.
     per_set = elapsed / report.grants_revoked
-    per_single = single_elapsed / single.grants_revoked
     ratios = {}
-    single_ratios = {}
     for label, per_grant_transaction in (("as written (autocommit)", False),
                                          ("one transaction per grant", True)):
         with connection.cursor() as cursor:
@@ -363,11 +345,8 @@ def run(*, reuse: bool) -> int:
         assert count == NAIVE_SAMPLE, count
         per_naive = naive_elapsed / count
         ratios[label] = per_naive / per_set
-        single_ratios[label] = per_naive / per_single
         print(f"  naive: {naive_elapsed:.2f} s, {per_naive * 1000:.3f} ms per grant; "
-              f"set-based: {per_set * 1000:.4f} ms per grant ({workers} workers), ratio "
-              f"{ratios[label]:.0f}x; {per_single * 1000:.4f} ms per grant (1 worker), ratio "
-              f"{single_ratios[label]:.0f}x")
+              f"set-based: {per_set * 1000:.4f} ms per grant, ratio {ratios[label]:.0f}x")
     ratio = ratios["as written (autocommit)"]
     strict = ratios["one transaction per grant"]
     print(f"  ratio against the loop as written: {ratio:.0f}x  (goal >= {GOAL_RATIO}x: "
@@ -383,14 +362,12 @@ def run(*, reuse: bool) -> int:
     print(f"  warned {warned:,} grants in {time.perf_counter() - started:.2f} s")
 
     print("\nSummary:")
-    print(f"  revoke {STALE:,} of {2 * USERS:,} grants: {elapsed:.2f} s with {workers} workers, "
-          f"{single_elapsed:.2f} s with 1 (goal <= {GOAL_SECONDS} s)")
+    print(f"  revoke {STALE:,} of {2 * USERS:,} grants: {elapsed:.2f} s "
+          f"(goal <= {GOAL_SECONDS} s)")
     print(f"  memory: +{growth:.1f} MB RSS from batch 1 to {len(rss)}, heap peak "
           f"{peak / 2**20:.1f} MB (goal: flat)")
     print(f"  speed-up against the naive loop: {ratio:.0f}x as written, {strict:.0f}x with one "
-          f"transaction per grant (goal >= {GOAL_RATIO}x); with 1 worker "
-          f"{single_ratios['as written (autocommit)']:.0f}x and "
-          f"{single_ratios['one transaction per grant']:.0f}x")
+          f"transaction per grant (goal >= {GOAL_RATIO}x)")
     met = elapsed <= GOAL_SECONDS and growth < FLAT_MEMORY_MB and ratio >= GOAL_RATIO
     return 0 if met else 1
 

@@ -25,6 +25,7 @@ from institutions.validators import (
 )
 from kdcis.korean import particle
 from kdcis.phones import AREA_CODES, is_landline, is_mobile
+from kdcis.widgets import PlainSelect
 
 OTHER_SYSTEM_NAME = "기타"
 EMAIL_DOMAINS = (
@@ -100,7 +101,7 @@ class SupplementaryInfoForm(forms.Form):
         widget=forms.TextInput(attrs={"size": 20}),
     )
     phone_area = forms.ChoiceField(
-        label=_("전화번호 지역번호"), choices=_area_choices(_("선택")),
+        label=_("전화번호 지역번호"), choices=_area_choices(_("선택")), widget=PlainSelect,
         error_messages={"required": _("전화번호의 지역번호를 선택하세요."),
                         "invalid_choice": _("전화번호의 지역번호를 목록에서 선택하세요.")},
     )
@@ -113,6 +114,7 @@ class SupplementaryInfoForm(forms.Form):
     )
     fax_area = forms.ChoiceField(
         label=_("팩스번호 지역번호"), choices=_area_choices(_("선택")), required=False,
+        widget=PlainSelect,
         error_messages={"invalid_choice": _("팩스번호의 지역번호를 목록에서 선택하세요.")},
     )
     fax_number = forms.CharField(
@@ -123,6 +125,7 @@ class SupplementaryInfoForm(forms.Form):
     )
     category = forms.ModelChoiceField(
         label=_("종별구분"), queryset=Category.objects.all(), empty_label=_("선택"),
+        widget=PlainSelect,
         error_messages={"required": _("종별구분을 선택하세요."),
                         "invalid_choice": _("종별구분을 목록에서 선택하세요.")},
     )
@@ -133,7 +136,7 @@ class SupplementaryInfoForm(forms.Form):
     )
     information_system = forms.ModelChoiceField(
         label=_("사용하는 의료정보시스템"), queryset=MedicalInformationSystem.objects.none(),
-        empty_label=_("선택"),
+        empty_label=_("선택"), widget=PlainSelect,
         error_messages={"required": _("사용하는 의료정보시스템을 선택하세요."),
                         "invalid_choice": _("사용하는 의료정보시스템을 목록에서 선택하세요.")},
     )
@@ -166,7 +169,7 @@ class SupplementaryInfoForm(forms.Form):
                                       "spellcheck": "false"}),
     )
     email_domain = forms.ChoiceField(
-        label=_("이메일 도메인 선택"), required=False,
+        label=_("이메일 도메인 선택"), required=False, widget=PlainSelect,
         choices=[(DIRECT_DOMAIN, _("직접입력"))] + [(d, d) for d in EMAIL_DOMAINS],
         error_messages={"invalid_choice": _("이메일 도메인을 목록에서 선택하세요.")},
     )

@@ -38,10 +38,6 @@ class ApprovingBody(models.Model):
     center_kind = models.CharField(_("보건소 종류"), max_length=20, blank=True)
     phone = models.CharField(_("전화번호"), max_length=20, blank=True)
     is_active = models.BooleanField(_("사용"), default=True)
-    # Bumped by every change to this body's queue (permissions.queues.touch_queues); the
-    # officers' cached queue pages are keyed by it.
-    queue_version = models.PositiveBigIntegerField(_("신청 목록 버전"), default=0,
-                                                   editable=False)
 
     class Meta:
         ordering = ["region_id", "sigungu", "name"]

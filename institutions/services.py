@@ -189,10 +189,6 @@ def institution_correct(*, institution: Institution, name: str | None = None,
         for key in old:
             setattr(locked, key, changes[key])
         locked.save(update_fields=list(old))
-        if "name" in old:
-            from permissions.queues import touch_queues
-
-            touch_queues(institution_id=locked.pk)  # queue rows show the institution's name
         audit(actor=actor, action="institution.corrected", target=locked,
               old={"number": locked.number, **old},
               new={"number": locked.number, **{k: changes[k] for k in old}},

@@ -15,6 +15,7 @@ from institutions.forms import (
     OTHER_SYSTEM_NAME,
     SupplementaryInfoForm,
 )
+from institutions.picker import body_option_rows, body_options
 from institutions.selectors import institution_of, supplementary_info_of
 from institutions.services import InstitutionError, supplementary_info_save
 from kdcis.ratelimit import client_ip
@@ -55,7 +56,8 @@ def institution_info(request: HttpRequest) -> HttpResponse:
         form = SupplementaryInfoForm(institution=institution, current=current)
     return render(request, TEMPLATE, {
         "form": form, "institution": institution, "current": current,
-        "bodies": form.fields["jurisdiction"].queryset,
+        "jurisdiction_options": body_options(
+            body_option_rows(form.fields["jurisdiction"].queryset), form.jurisdiction_selected),
         "other_system_name": OTHER_SYSTEM_NAME, "email_domains": EMAIL_DOMAINS,
         "max_names": MAX_NAMES, "max_name_length": MAX_NAME_LENGTH,
     }, status=status)

@@ -1,7 +1,6 @@
 """Cross-cutting tables: the audit trail, the SMS outbox, rate counters, notices and files."""
 
 from django.conf import settings
-from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -124,27 +123,3 @@ class LibraryFile(models.Model):
     def __str__(self) -> str:
         return self.title
 
-
-class PortalSession(AbstractBaseSession):
-    """Django's database session plus the signed-in user's id, kept in step with the
-    session's data on every save (kdcis/sessions.py).
-
-    The column lets a signed-in request read its session and its user in one statement, and
-    lets a withdrawal end every session of the person at once. It is an index, not a
-    constraint: a session written while its user is being deleted must not fail to save
-    (an unknown user in a session is simply nobody).
-    """
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.CASCADE, db_constraint=False,
-                             related_name="+")
-
-    @classmethod
-    def get_session_store_class(cls):
-        from kdcis.sessions import SessionStore
-
-        return SessionStore
-
-    class Meta(AbstractBaseSession.Meta):
-        verbose_name = _("세션")
-        verbose_name_plural = _("세션")

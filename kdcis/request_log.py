@@ -47,7 +47,7 @@ class StaffIdleTimeoutMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and _is_staff(request, user):
+        if user is not None and user.is_authenticated and _is_staff(user):
             now = int(time.time())
             last = request.session.get(self.KEY)
             if last is not None and now - last > settings.SESSION_STAFF_IDLE_SECONDS:
@@ -62,20 +62,7 @@ class StaffIdleTimeoutMiddleware:
         return self.get_response(request)
 
 
-def _is_staff(request, user) -> bool:
+def _is_staff(user) -> bool:
+    # The officer role comes with the request's user (kdcis.auth): no query of its own.
     return bool(user.is_staff or user.is_superuser or getattr(user, "is_helpdesk", False)
-                or _is_officer(request, user))
-
-
-def _is_officer(request, user) -> bool:
-    """Asked once per session (the role is given by an admin; it applies from the next
-    login), so an applicant's requests cost no extra query."""
-    key = "is_officer"
-    cached = request.session.get(key)
-    if cached is None:
-        from django.apps import apps
-
-        officer_model = apps.get_model("permissions", "Officer")
-        cached = officer_model.objects.filter(user_id=user.pk).exists()
-        request.session[key] = cached
-    return cached
+                or hasattr(user, "officer"))

@@ -47,12 +47,12 @@ MIDDLEWARE = [
     "kdcis.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "kdcis.sessions.SessionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "kdcis.input_guard.StripNulCharactersMiddleware",
-    "kdcis.auth.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "kdcis.request_log.StaffIdleTimeoutMiddleware",
@@ -90,18 +90,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # writer instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    # Django's PostgreSQL backend with a health check that needs no round trip
-    # (kdcis/db/postgresql/base.py).
-    DATABASES["default"]["ENGINE"] = "kdcis.db.postgresql"
+    # Connections are reused across requests; Django checks a reused one before the
+    # request's first query and replaces it when the server dropped it.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# The session and user lookups of every signed-in request run as prepared statements on
-# PostgreSQL (kdcis/prepared.py); false behind a transaction-mode pooler such as PgBouncer.
-DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 
 AUTH_USER_MODEL = "accounts.User"
-# ModelBackend whose per-request user load brings the institution, officer role and menu
-# areas in the same query (kdcis/auth.py).
+# ModelBackend whose per-request user load brings the institution and officer role along
+# (kdcis/auth.py).
 AUTHENTICATION_BACKENDS = ["kdcis.auth.PortalBackend"]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -144,16 +140,10 @@ WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 MEDIA_ROOT = env.str("MEDIA_ROOT", default="") or str(BASE_DIR / "var" / "media")
 MEDIA_URL = "/media/"
 
-# Sessions live in the database so app servers stay stateless.
-# Django's database sessions in a table that also names the signed-in user, so the session and
-# its user are read by one fixed statement (kdcis/sessions.py, kdcis.models.PortalSession).
-# django.contrib.sessions stays installed for `clearsessions`; its own table goes unused.
-SESSION_ENGINE = "kdcis.sessions"
-# GET and HEAD may reuse the session and user row this process read for the same browser
-# this long ago, unless the browser changed anything since (kdcis/sessions.py); 0 turns it
-# off. POSTs always read the database.
-SESSION_READ_CACHE_SECONDS = env.float("SESSION_READ_CACHE_SECONDS", default=1.0)
-SESSION_READ_TAG_COOKIE = "sessionread"
+# Sessions live in the database (Django's own backend) so app servers stay stateless; each
+# login's session is recorded against its user (accounts.models.UserSession) so a withdrawal
+# can delete them all.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_STAFF_IDLE_SECONDS = env.int("SESSION_STAFF_IDLE_SECONDS", default=30 * 60)
 SESSION_COOKIE_HTTPONLY = True
@@ -221,22 +211,7 @@ LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=9
 # Permissions.
 INACTIVITY_REVOCATION_MONTHS = env.int("INACTIVITY_REVOCATION_MONTHS", default=3)
 INACTIVITY_WARN_DAYS = env.int("INACTIVITY_WARN_DAYS", default=14)
-# Database connections the nightly revocation uses side by side (PostgreSQL).
-INACTIVITY_REVOCATION_WORKERS = env.int("INACTIVITY_REVOCATION_WORKERS", default=2)
 APPROVAL_DIGEST_OVERDUE_DAYS = env.int("APPROVAL_DIGEST_OVERDUE_DAYS", default=3)
-# The officers' queue page is cached per officer and queue version (permissions/queues.py);
-# this bounds how long a change made outside the domain operations can stay unseen.
-APPROVAL_QUEUE_CACHE_SECONDS = env.int("APPROVAL_QUEUE_CACHE_SECONDS", default=60)
-
-# Rendered pages (the approval queue) are cached in each process's memory. Their keys carry
-# the version of the data they show, so processes never need to agree.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "kdcis-pages",
-        "OPTIONS": {"MAX_ENTRIES": env.int("PAGE_CACHE_MAX_ENTRIES", default=2000)},
-    }
-}
 CONSENT_NOTICE_VERSION = "2026-11"
 
 LOGGING = {

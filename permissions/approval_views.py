@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from functools import cached_property
-
-from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,21 +10,21 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from institutions.models import Region
 from kdcis.ids import parse_id, safe_local_path
-from kdcis.pagecache import render_cached
 from kdcis.phones import mask_mobile
 from kdcis.ratelimit import client_ip
 from permissions.decorators import officer_required
 from permissions.models import Grant, PermissionType
-from permissions.selectors import approval_queue_for, approved_areas, grant_for_officer
+from permissions.selectors import approval_queue_for, approval_queue_page, grant_for_officer
 from permissions.services import grants_decide
 
-PAGE_SIZE = 20
-STATUS_CHOICES = [("requested", "신청중"), ("approved", "승인"), ("rejected", "반려"),
-                  ("cancelled", "신청취소"), ("revoked", "미승인"), ("all", "전체")]
+STATUS_CHOICES = [("requested", gettext_lazy("신청중")), ("approved", gettext_lazy("승인")),
+                  ("rejected", gettext_lazy("반려")), ("cancelled", gettext_lazy("신청취소")),
+                  ("revoked", gettext_lazy("미승인")), ("all", gettext_lazy("전체"))]
 
 
 def _filters(request: HttpRequest) -> dict:
@@ -49,20 +44,6 @@ def _filters(request: HttpRequest) -> dict:
     }
 
 
-_REFERENCE: dict[str, tuple[float, list]] = {}
-
-
-def _reference(key: str, load) -> list:
-    """Reference lists for the filter bar (16 regions, two permission types): read once per
-    process and kept five minutes, so the queue page spends its queries on the queue."""
-    now = time.monotonic()
-    hit = _REFERENCE.get(key)
-    if hit is None or hit[0] < now:
-        hit = (now + 300, load())
-        _REFERENCE[key] = hit
-    return hit[1]
-
-
 def _approver_kind(officer) -> str:
     if officer.body.kind == officer.body.Kind.CENTRAL:
         return PermissionType.Approver.CENTRAL
@@ -76,31 +57,18 @@ def _is_date(value) -> bool:
         return False
 
 
-class QueuePage:
-    """One page of an officer's queue, read from the database only when the template renders
-    it: a cached rendering (keyed by the body's queue version) needs neither query."""
-
-    def __init__(self, officer, filters: dict, page_number) -> None:
-        self.officer, self.filters, self.page_number = officer, filters, page_number
-
-    @cached_property
-    def page(self):
-        qs = approval_queue_for(self.officer, **self.filters)
-        return Paginator(qs, PAGE_SIZE).get_page(self.page_number)
-
-    @cached_property
-    def rows(self) -> list[dict]:
-        today = timezone.localdate()
-        rows = []
-        for g in self.page.object_list:
-            local = timezone.localtime(g.requested_at)
-            rows.append({
-                "grant": g, "masked_mobile": mask_mobile(g.user.mobile),
-                "requested_at": local.strftime("%Y-%m-%d %H:%M"),
-                "waiting_days": (today - local.date()).days,
-                "url": reverse("approval_detail", args=[g.pk]),
-            })
-        return rows
+def _rows(grants) -> list[dict]:
+    today = timezone.localdate()
+    rows = []
+    for g in grants:
+        local = timezone.localtime(g.requested_at)
+        rows.append({
+            "grant": g, "masked_mobile": mask_mobile(g.user.mobile),
+            "requested_at": local.strftime("%Y-%m-%d %H:%M"),
+            "waiting_days": (today - local.date()).days,
+            "url": reverse("approval_detail", args=[g.pk]),
+        })
+    return rows
 
 
 @officer_required
@@ -108,32 +76,17 @@ class QueuePage:
 def approval_queue(request: HttpRequest) -> HttpResponse:
     officer = request.user.officer
     filters = _filters(request)
-    page_number = request.GET.get("page") or "1"
     query_string = urlencode({k: (v.isoformat() if hasattr(v, "isoformat") else v)
                               for k, v in filters.items() if v})
-    context = {
-        "officer": officer, "queue": QueuePage(officer, filters, page_number),
+    page = approval_queue_page(officer, after=request.GET.get("after", ""),
+                               before=request.GET.get("before", ""), **filters)
+    return render(request, "permissions/approvals.html", {
+        "officer": officer, "queue": page, "rows": _rows(page.grants),
         "filters": filters, "status_choices": STATUS_CHOICES,
-        "permission_types": _reference("ptypes:" + _approver_kind(officer), lambda: list(
-            PermissionType.objects.filter(approver=_approver_kind(officer)))),
-        "regions": _reference("regions", lambda: list(Region.objects.all())),
+        "permission_types": PermissionType.objects.filter(approver=_approver_kind(officer)),
+        "regions": Region.objects.all(),
         "query_string": query_string, "day_unit": _("일"),
-    }
-    # Officers reload their queue all day: the page is kept per officer until the body's
-    # queue version changes. The key names all the page shows: the queue (version, filters
-    # and page in the path), the day (waiting days), the language, and what the layout shows
-    # of the officer (name, institution, menus, the body's name).
-    user = request.user
-    institution = user.institution
-    return render_cached(
-        request, "permissions/approvals.html", context,
-        key_parts=(officer.body_id, officer.body.queue_version, request.get_full_path(),
-                   timezone.localdate().isoformat(), getattr(request, "LANGUAGE_CODE", ""),
-                   user.pk, user.display_name, institution.pk if institution else None,
-                   institution.name if institution else "", user.is_helpdesk,
-                   tuple(sorted(approved_areas(user))), str(officer.body)),
-        timeout=settings.APPROVAL_QUEUE_CACHE_SECONDS,
-    )
+    })
 
 
 @officer_required

@@ -91,7 +91,11 @@ class Grant(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["body", "status", "requested_at"], name="grant_queue_idx"),
+            # The officers' queue, read a page at a time in (requested_at, id) order: by
+            # status (the default '신청중' view), and across statuses ('전체').
+            models.Index(fields=["body", "status", "requested_at", "id"],
+                         name="grant_queue_idx"),
+            models.Index(fields=["body", "requested_at", "id"], name="grant_body_queue_idx"),
             # Partial: only approved grants can go stale, and a grant leaving 'approved' (the
             # nightly revocation) then writes no entry here.
             models.Index(fields=["last_used_on"], condition=Q(status="approved"),

@@ -25,24 +25,21 @@ from __future__ import annotations
 
 import calendar
 import json
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
-from django.db.models.functions import Coalesce, Mod, TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kdcis.models import AuditEvent, SmsMessage
 from kdcis.sms import MOBILE_PATTERN, SEPARATORS_PATTERN, InvalidPhoneNumber, normalize_mobile
 from permissions.models import Grant, PermissionType
-from permissions.queues import touch_queues
 
 #: The reason recorded in the audit trail (machine-readable).
 AUDIT_REASON = "inactivity"
@@ -288,7 +285,6 @@ def revoke_inactive(
     on_item: Callable[[RevocationItem], None] | None = None,
     months: int | None = None,
     lock: bool = True,
-    workers: int = 1,
 ) -> RevocationReport:
     """Revoke every approved grant of a revocable type that is stale on `as_of`.
 
@@ -301,17 +297,9 @@ def revoke_inactive(
     grant, or else in `report.items`). `progress` is called after every batch. `lock=False`
     skips the advisory lock (tests of the row-level guarantee). Raises
     `RevocationAlreadyRunning` when another run holds the lock.
-
-    `workers` > 1 (PostgreSQL only, not for dry runs) splits the users into that many
-    disjoint parts by id and revokes them side by side, each worker on its own database
-    connection, so the database server's cores share the work. A user's grants stay in one
-    part, so each user still gets one SMS per run. Called inside a transaction, it runs on
-    the caller's connection alone.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    if workers < 1:
-        raise ValueError("workers must be at least 1")
     months = _months(months)
     report = RevocationReport(as_of=as_of, cutoff=revocation_cutoff(as_of, months),
                               dry_run=dry_run)
@@ -323,96 +311,33 @@ def revoke_inactive(
         )
         if progress is not None:
             report.candidates = run.stale.count()
-        in_sql = connection.vendor == "postgresql" and not dry_run
-        # Other connections cannot see what the caller's open transaction wrote: inside one,
-        # the work stays on this connection.
-        if workers == 1 or not in_sql or connection.in_atomic_block:
-            _revoke_part(report, run.stale, run, batch_size=batch_size, dry_run=dry_run,
-                         in_sql=in_sql, progress=progress)
-        else:
-            _revoke_in_parallel(report, run, workers=workers, batch_size=batch_size,
-                                progress=progress)
+        _revoke_batches(report, run, batch_size=batch_size, dry_run=dry_run,
+                        in_sql=connection.vendor == "postgresql" and not dry_run,
+                        progress=progress)
     return report
 
 
-def _revoke_part(report: RevocationReport, stale: QuerySet[Grant], run: _Run, *,
-                 batch_size: int, dry_run: bool, in_sql: bool,
-                 progress: Callable[[RevocationReport], None] | None,
-                 merge: Callable[[RevocationReport], None] | None = None) -> None:
-    """The batch loop over `stale` in (user, grant) order. With `merge`, each batch's counts
-    go to a fresh report handed to `merge` (the parallel workers' shared total)."""
+def _revoke_batches(report: RevocationReport, run: _Run, *, batch_size: int, dry_run: bool,
+                    in_sql: bool, progress: Callable[[RevocationReport], None] | None) -> None:
+    """The batch loop over the stale grants in (user, grant) order, one transaction each."""
     fields = _ID_FIELDS if in_sql else _LIST_FIELDS
     cursor = (0, 0)
     while True:
-        body_ids: list[int] = []
-        batch = report if merge is None else RevocationReport(
-            as_of=report.as_of, cutoff=report.cutoff, dry_run=report.dry_run)
         with transaction.atomic():
-            rows = _select_batch(stale, cursor=cursor, batch_size=batch_size,
+            rows = _select_batch(run.stale, cursor=cursor, batch_size=batch_size,
                                  lock=not dry_run, fields=fields)
             if not rows:
                 break
             cursor = (rows[-1][1], rows[-1][0])
             if dry_run:
-                _list_batch(batch, rows, run)
+                _list_batch(report, rows, run)
             elif in_sql:
-                body_ids = _revoke_batch_in_sql(batch, [row[0] for row in rows], run)
+                _revoke_batch_in_sql(report, [row[0] for row in rows], run)
             else:
-                _audit_and_notify(batch, _revoke_rows(rows, run=run), run)
-            batch.batches += 1
-        if in_sql and body_ids:
-            # After the commit, in a statement of its own: holding a body row to the end of
-            # the batch would make parallel workers (whose batches share bodies) wait on each
-            # other. A crash right here leaves a cached queue page stale until it expires.
-            touch_queues(body_ids=body_ids)
-        if merge is not None:
-            merge(batch)
-        elif progress is not None:
+                _audit_and_notify(report, _revoke_rows(rows, run=run), run)
+            report.batches += 1
+        if progress is not None:
             progress(report)
-
-
-def _revoke_in_parallel(report: RevocationReport, run: _Run, *, workers: int,
-                        batch_size: int,
-                        progress: Callable[[RevocationReport], None] | None) -> None:
-    """`workers` threads, each with its own connection, over the users with id ≡ i (mod
-    workers). Counts are merged into `report` after each committed batch; the first error
-    stops the other workers after their current batch and is raised here."""
-    merged = threading.Lock()
-    failed = threading.Event()
-
-    def merge(batch: RevocationReport) -> None:
-        with merged:
-            report.grants_revoked += batch.grants_revoked
-            report.users_affected += batch.users_affected
-            report.sms_queued += batch.sms_queued
-            report.users_left_without_permission += batch.users_left_without_permission
-            report.batches += batch.batches
-            if progress is not None:
-                progress(report)
-        if failed.is_set():
-            raise _Stopped
-
-    def work(part: int) -> None:
-        stale = run.stale.alias(_part=Mod("user_id", workers)).filter(_part=part)
-        try:
-            _revoke_part(report, stale, run, batch_size=batch_size, dry_run=False,
-                         in_sql=True, progress=None, merge=merge)
-        except _Stopped:
-            pass
-        except BaseException:
-            failed.set()
-            raise
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="revoke") as pool:
-        futures = [pool.submit(work, part) for part in range(workers)]
-    for future in futures:
-        future.result()
-
-
-class _Stopped(Exception):
-    """Another worker failed: this one stops after its committed batch."""
 
 
 def _revoke_rows(rows: list[tuple], *, run: _Run) -> list[tuple]:
@@ -425,13 +350,11 @@ def _revoke_rows(rows: list[tuple], *, run: _Run) -> list[tuple]:
         status=Grant.Status.REVOKED, revoked_at=now, reason=run.reason
     )
     if changed == len(ids):
-        touch_queues(grant_ids=ids)
         return rows
     ours = set(
         Grant.objects.filter(pk__in=ids, status=Grant.Status.REVOKED, revoked_at=now)
         .values_list("pk", flat=True)
     )
-    touch_queues(grant_ids=ours)
     return [row for row in rows if row[0] in ours]
 
 
@@ -508,10 +431,9 @@ def _audit_and_notify(report: RevocationReport, done: list[tuple], run: _Run) ->
         set(recipients), still_approved=[])
 
 
-def _revoke_batch_in_sql(report: RevocationReport, ids: list[int], run: _Run) -> list[int]:
+def _revoke_batch_in_sql(report: RevocationReport, ids: list[int], run: _Run) -> None:
     """PostgreSQL: revoke the batch's (locked) rows, write their audit rows and SMS and count
-    the users left with nothing, all in one statement with no per-grant Python work; return
-    the ids of the approving bodies whose grants were revoked.
+    the users left with nothing, all in one statement with no per-grant Python work.
 
     Produces the same rows as `_revoke_rows` + `_audit_and_notify`: the subject is the user's
     `ref`, the number is normalised and checked like `kdcis.sms.normalize_mobile`, the text is
@@ -529,12 +451,11 @@ def _revoke_batch_in_sql(report: RevocationReport, ids: list[int], run: _Run) ->
     }
     with connection.cursor() as cursor:
         cursor.execute(_REVOKE_BATCH_SQL, params)
-        revoked, users, messages, left, body_ids = cursor.fetchone()
+        revoked, users, messages, left = cursor.fetchone()
     report.grants_revoked += revoked
     report.users_affected += users
     report.sms_queued += messages
     report.users_left_without_permission += left
-    return body_ids
 
 
 _USER_TABLE = Grant._meta.get_field("user").related_model._meta.db_table
@@ -546,7 +467,7 @@ WITH revoked AS (
     SET status = %(revoked)s, revoked_at = %(now)s, reason = %(grant_reason)s
     FROM unnest(%(ids)s::bigint[]) AS batch(id)
     WHERE g.id = batch.id AND g.status = %(approved)s
-    RETURNING g.id, g.user_id, g.permission_type_id, g.last_used_on, g.body_id
+    RETURNING g.id, g.user_id, g.permission_type_id, g.last_used_on
 ), done AS MATERIALIZED (
     -- Each revoked row with its user's pseudonym and number: the user table is read once.
     SELECT r.id, r.user_id, r.permission_type_id, r.last_used_on, u.ref, u.mobile
@@ -581,8 +502,7 @@ SELECT
     (SELECT count(*) FROM recipients r WHERE NOT EXISTS (
         SELECT 1 FROM {Grant._meta.db_table} o
         WHERE o.user_id = r.user_id AND o.status = %(approved)s
-          AND o.id NOT IN (SELECT id FROM done))),
-    (SELECT coalesce(array_agg(DISTINCT body_id), '{{}}') FROM revoked)
+          AND o.id NOT IN (SELECT id FROM done)))
 """
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Q, QuerySet
 
 from institutions.models import ApprovingBody
+from kdcis.ids import parse_id
 from permissions.models import Grant, PermissionType
 
 
 def approved_areas(user) -> set[str]:
-    """Menu areas the user may open now. The request's user arrives with them (kdcis.auth);
-    any other user object costs one query, and the result is kept on it."""
+    """Menu areas the user may open now: one query per user object, kept on it (the layout's
+    menus and the area checks of a request share it)."""
     cached = getattr(user, "_approved_areas", None)
     if cached is None:
         cached = set(
@@ -65,14 +70,10 @@ def approval_queue_for(officer, *, status: str = "requested", permission: str = 
 
     The body scope is applied here, so no view can forget it.
     """
-    from django.db.models import Q
-
     qs = (
         Grant.objects.filter(body_id=officer.body_id)
-        .select_related(
-            "user", "user__institution", "user__institution__type",
-            "user__institution__region", "permission_type", "body",
-        )
+        # What the queue's rows show; the body is the officer's own and goes without.
+        .select_related("user__institution__type", "permission_type")
         .order_by("requested_at", "id")
     )
     if status and status != "all":
@@ -92,6 +93,70 @@ def approval_queue_for(officer, *, status: str = "requested", permission: str = 
             | Q(user__institution__name__icontains=q) | Q(user__institution__number=q)
         )
     return qs
+
+
+QUEUE_PAGE_SIZE = 20
+#: The queue's count stops here ('1,000건 이상'): counting further would cost a scan of the
+#: whole queue on every page view.
+QUEUE_COUNT_CAP = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"([0-9]{1,17})\.([0-9]{1,18})")
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of a queue in (requested_at, id) order, found from a position in it (a keyset
+    cursor), so a page deep in a long queue costs what the first one does."""
+
+    grants: list[Grant]
+    count: int  # at most QUEUE_COUNT_CAP + 1
+    count_capped: bool
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def queue_cursor(grant: Grant) -> str:
+    """A grant's position in the queue, for a URL: microseconds since 1970 and the id."""
+    return f"{(grant.requested_at - _EPOCH) // timedelta(microseconds=1)}.{grant.pk}"
+
+
+def parse_queue_cursor(value) -> tuple[datetime, int] | None:
+    match = _CURSOR.fullmatch(str(value or ""))
+    pk = parse_id(match.group(2)) if match else None
+    if pk is None:
+        return None
+    return _EPOCH + timedelta(microseconds=int(match.group(1))), pk
+
+
+def approval_queue_page(officer, *, after: str = "", before: str = "",
+                        size: int = QUEUE_PAGE_SIZE, **filters) -> QueuePage:
+    """The page of the officer's queue (filtered as `approval_queue_for`) after or before a
+    cursor, or the first page. Two queries whatever the queue's length: the page (one row
+    more tells whether another follows) and a count capped at QUEUE_COUNT_CAP."""
+    qs = approval_queue_for(officer, **filters)
+    start, end = parse_queue_cursor(after), parse_queue_cursor(before)
+    if end is not None and start is None:
+        moment, pk = end
+        rows = list(qs.filter(requested_at__lte=moment)  # lets the index scan start there
+                    .filter(Q(requested_at__lt=moment) | Q(requested_at=moment, pk__lt=pk))
+                    .order_by("-requested_at", "-id")[:size + 1])
+        grants = rows[:size][::-1]
+        previous = queue_cursor(grants[0]) if len(rows) > size else None
+        following = queue_cursor(grants[-1]) if grants else None
+    else:
+        page_qs = qs
+        if start is not None:
+            moment, pk = start
+            page_qs = (qs.filter(requested_at__gte=moment)
+                       .filter(Q(requested_at__gt=moment) | Q(requested_at=moment, pk__gt=pk)))
+        rows = list(page_qs[:size + 1])
+        grants = rows[:size]
+        following = queue_cursor(grants[-1]) if len(rows) > size else None
+        previous = queue_cursor(grants[0]) if start is not None and grants else None
+    count = qs.order_by().values("pk")[:QUEUE_COUNT_CAP + 1].count()
+    return QueuePage(grants=grants, count=min(count, QUEUE_COUNT_CAP),
+                     count_capped=count > QUEUE_COUNT_CAP, next_cursor=following,
+                     previous_cursor=previous)
 
 
 def grant_for_officer(officer, grant_id: int) -> Grant | None:

@@ -13,7 +13,6 @@ from kdcis.audit import audit
 from kdcis.errors import DomainError
 from kdcis.sms import send_sms
 from permissions.models import ApprovalDigest, Grant, Officer, PermissionType
-from permissions.queues import touch_queues
 from permissions.selectors import bodies_for
 
 
@@ -52,7 +51,6 @@ def grant_request(*, user, permission_type: PermissionType, body: ApprovingBody,
                 user=user, permission_type=permission_type, body=body,
                 status=Grant.Status.REQUESTED, requested_at=timezone.now(),
             )
-            touch_queues(body_ids=[body.pk])
             audit(actor=actor or user, action="grant.requested", target=grant, subject=user,
                   new={"status": grant.status, "permission": permission_type.code,
                        "body": body.code}, ip=ip)
@@ -121,7 +119,6 @@ def grant_approve(*, grant_id: int, officer=None, admin=None, ip: str | None = N
         grant.reason = ""
         grant.save(update_fields=["status", "decided_at", "decided_by", "last_used_on",
                                   "reason"])
-        touch_queues(body_ids=[grant.body_id])
         audit(actor=decider, action="grant.approved", target=grant, subject=user,
               old={"status": Grant.Status.REQUESTED}, new={"status": grant.status}, ip=ip)
         if user.status == User.Status.PENDING:
@@ -151,7 +148,6 @@ def grant_reject(*, grant_id: int, reason: str, officer=None, admin=None,
         grant.decided_by = decider
         grant.reason = reason[:500]
         grant.save(update_fields=["status", "decided_at", "decided_by", "reason"])
-        touch_queues(body_ids=[grant.body_id])
         audit(actor=decider, action="grant.rejected", target=grant, subject=grant.user,
               old={"status": Grant.Status.REQUESTED}, new={"status": grant.status},
               reason=grant.reason, ip=ip)
@@ -202,7 +198,6 @@ def grant_cancel(*, grant_id: int, user, ip: str | None = None) -> Grant:
         grant.status = Grant.Status.CANCELLED
         grant.decided_at = timezone.now()
         grant.save(update_fields=["status", "decided_at"])
-        touch_queues(body_ids=[grant.body_id])
         audit(actor=user, action="grant.cancelled", target=grant, subject=user,
               old={"status": Grant.Status.REQUESTED}, new={"status": grant.status}, ip=ip)
     return grant
@@ -225,7 +220,6 @@ def grant_change_body(*, grant_id: int, user, body: ApprovingBody,
         old_body = grant.body
         grant.body = body
         grant.save(update_fields=["body"])
-        touch_queues(body_ids=[old_body.pk, body.pk])
         audit(actor=user, action="grant.body_changed", target=grant, subject=user,
               old={"body": old_body.code}, new={"body": body.code}, ip=ip)
     return grant

@@ -81,17 +81,6 @@ def _trust_test_pki(settings, test_pki):
     settings.CERT_CRL_PATHS = [str(test_pki.crl)]
 
 
-@pytest.fixture(autouse=True)
-def _empty_page_cache():
-    """Each test's database starts over (queue versions back at 0 with the same body ids), so
-    a page cached by an earlier test must not be found."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 # ---------------------------------------------------------------------------- reference data
 
 
@@ -263,10 +252,3 @@ def complete_supplementary_info():
         })
 
     return complete
-
-
-@pytest.fixture
-def production_read_window(settings):
-    """The session read window (kdcis/sessions.py) at its production default; the test
-    run's default is 0 (tests/testenv.py)."""
-    settings.SESSION_READ_CACHE_SECONDS = 1.0

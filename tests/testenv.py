@@ -10,7 +10,3 @@ os.environ.setdefault("STATICFILES_STORAGE",
                       "django.contrib.staticfiles.storage.StaticFilesStorage")
 os.environ.setdefault("WHITENOISE_USE_FINDERS", "true")
 os.environ.setdefault("REQUEST_LOG_LEVEL", "WARNING")
-# Tests change data behind a signed-in browser's back and look at once; the read window
-# (kdcis/sessions.py) would show them the row read a moment earlier. Its own tests, the
-# two-server signup and the signup and approval browser flows turn it on.
-os.environ.setdefault("SESSION_READ_CACHE_SECONDS", "0")

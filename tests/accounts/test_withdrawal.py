@@ -4,12 +4,12 @@ import hashlib
 from html import unescape
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 
 from accounts.models import User
 from kdcis.models import AuditEvent
-from kdcis.models import PortalSession as Session
 from permissions.models import Grant
 from permissions.services import grant_approve
 from tests.accounts.helpers import bind, complete_profile, post_certificate
@@ -99,9 +99,11 @@ def test_withdrawal_ends_every_session_on_every_device(client, personas, test_pk
     other_device.force_login(personas.alice)
     assert "로그아웃" in other_device.get("/").content.decode()
     client.force_login(personas.alice)
+    keys = [other_device.session.session_key, client.session.session_key]
+    assert Session.objects.filter(session_key__in=keys).count() == 2
     post_certificate(client, "/me/withdraw/", issued)
     # Deleted, not merely invalidated: nothing the person left in a session outlives them.
-    assert not Session.objects.filter(user_id=personas.alice.pk).exists()
+    assert not Session.objects.filter(session_key__in=keys).exists()
     assert other_device.get("/me/").status_code == 302
     assert "인증서 로그인" in unescape(other_device.get("/").content.decode())
     assert "_auth_user_id" not in client.session

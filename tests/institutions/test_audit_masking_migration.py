@@ -10,7 +10,7 @@ from kdcis.models import AuditEvent
 pytestmark = pytest.mark.django_db
 
 migration = importlib.import_module(
-    "institutions.migrations.0004_mask_people_in_supplementary_audit")
+    "institutions.migrations.0005_mask_people_in_supplementary_audit")
 
 
 def test_existing_rows_keep_field_names_and_lose_the_values():

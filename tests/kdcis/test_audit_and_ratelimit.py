@@ -80,13 +80,13 @@ def test_the_nightly_purge_drops_old_counters_and_phone_verifications_only():
     expired.save()
     out = io.StringIO()
     call_command("purge_expired_records", stdout=out)
-    assert ("purged 1 rate-limit counters, 1 phone verifications, 1 signup drafts; "
-            "blanked 1 delivered SMS" in out.getvalue())
+    assert ("purged 1 rate-limit counters, 1 phone verifications, 1 signup drafts, "
+            "1 expired sessions; blanked 1 delivered SMS" in out.getvalue())
     assert list(SignupDraft.objects.values_list("key", flat=True)) == ["in-progress"]
     old_sms.refresh_from_db()
     assert (old_sms.to, old_sms.text, old_sms.status) == ("", "", "sent")
     assert SmsMessage.objects.get(pk=recent_sms.pk).to == "01033334444"
     assert SmsMessage.objects.get(pk=waiting_sms.pk).to == "01055556666"  # not delivered yet
-    assert not SessionStore().exists(expired.session_key)  # clearsessions ran
+    assert not SessionStore().exists(expired.session_key)
     assert list(RateCounter.objects.values_list("key", flat=True)) == ["current"]
     assert list(PhoneVerification.objects.values_list("phone", flat=True)) == ["01000000002"]

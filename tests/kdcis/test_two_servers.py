@@ -53,9 +53,6 @@ def two_servers(reference_data, test_pki):
                CERT_TRUST_ANCHORS=str(test_pki.anchors), CERT_CRL_PATHS=str(test_pki.crl),
                STATICFILES_STORAGE="django.contrib.staticfiles.storage.StaticFilesStorage",
                WHITENOISE_USE_FINDERS="true", REQUEST_LOG_LEVEL="WARNING", DB_CONN_MAX_AGE="0",
-               # A long read window: the wizard works across servers because every step that
-               # changes the session hands out a new read tag, not because rows expire.
-               SESSION_READ_CACHE_SECONDS="5",
                PYTHONPATH=str(ROOT))
     ports = [_free_port(), _free_port()]
     procs = [_server(port, env) for port in ports]

@@ -6,10 +6,7 @@ from playwright.sync_api import expect
 from permissions.models import Grant
 from tests.accounts.helpers import bind
 
-# With the session read window at its production default (kdcis/sessions.py): every step
-# the browser takes must still see its own writes.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
-              pytest.mark.usefixtures("production_read_window")]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def certificate_login(page, p12_path, password: str) -> None:

@@ -462,10 +462,10 @@ def test_row_locks_alone_keep_two_concurrent_runs_from_revoking_a_grant_twice(re
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_parallel_workers_revoke_each_grant_once_with_one_sms_per_user(reference_data):
+def test_small_batches_revoke_each_grant_once_with_one_sms_per_user(reference_data):
     grant_ids = _stale_population(300)
     world = World()
-    # Users with two stale grants: both must go in the same worker's batch (one SMS).
+    # Users with two stale grants: both must go in the same batch (one SMS).
     doubles = User.objects.filter(pk__in=Grant.objects.filter(pk__in=grant_ids[:40])
                                   .values("user_id"))
     registry = PermissionType.objects.create(code="registry_user", name="감염병등록 User",
@@ -473,7 +473,7 @@ def test_parallel_workers_revoke_each_grant_once_with_one_sms_per_user(reference
     second = [world.grant(user, ptype=registry, last_used_on=dt.date(2025, 12, 2)).pk
               for user in doubles]
 
-    report = revoke_inactive(as_of=AS_OF, batch_size=7, workers=3)
+    report = revoke_inactive(as_of=AS_OF, batch_size=7)
 
     assert (report.grants_revoked, report.users_affected, report.sms_queued) == (340, 300, 300)
     assert report.users_left_without_permission == 300
@@ -484,7 +484,7 @@ def test_parallel_workers_revoke_each_grant_once_with_one_sms_per_user(reference
     assert len(numbers) == len(set(numbers)) == 300
     both = SmsMessage.objects.filter(to__in=[u.mobile for u in doubles])
     assert all("'감염병등록 User'" in m.text and "'예방접종관리 User'" in m.text for m in both)
-    assert revoke_inactive(as_of=AS_OF, workers=3).grants_revoked == 0
+    assert revoke_inactive(as_of=AS_OF).grants_revoked == 0
 
 
 @pytest.mark.postgres

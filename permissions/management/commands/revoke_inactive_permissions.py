@@ -60,24 +60,15 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=5000, metavar="N",
             help="Grants per transaction (default 5000).",
         )
-        parser.add_argument(
-            "--workers", type=int, default=None, metavar="N",
-            help="Database connections revoking side by side, each over its own share of the "
-                 "users (PostgreSQL; default: INACTIVITY_REVOCATION_WORKERS = "
-                 f"{settings.INACTIVITY_REVOCATION_WORKERS}).",
-        )
 
     def handle(self, *args, dry_run=False, as_of=None, warn_days=None, batch_size=5000,
-               workers=None, **options):
+               **options):
         day = _as_of(as_of) if as_of else timezone.localdate()
         warn_days = settings.INACTIVITY_WARN_DAYS if warn_days is None else warn_days
         if warn_days < 0:
             raise CommandError("--warn-days must be 0 or more.")
         if batch_size < 1:
             raise CommandError("--batch-size must be 1 or more.")
-        workers = settings.INACTIVITY_REVOCATION_WORKERS if workers is None else workers
-        if not 1 <= workers <= 16:
-            raise CommandError("--workers must be between 1 and 16.")
         verbosity = int(options.get("verbosity", 1))
         show_progress = self.stdout.isatty() and verbosity >= 1
         if verbosity >= 1:
@@ -88,11 +79,11 @@ class Command(BaseCommand):
             )
         try:
             if dry_run:
-                report, warned = self._run(day, dry_run, warn_days, batch_size, workers,
+                report, warned = self._run(day, dry_run, warn_days, batch_size,
                                            verbosity, show_progress)
             else:
                 with revocation_lock():
-                    report, warned = self._run(day, dry_run, warn_days, batch_size, workers,
+                    report, warned = self._run(day, dry_run, warn_days, batch_size,
                                                verbosity, show_progress)
         except RevocationAlreadyRunning:
             self.stderr.write("Another revoke_inactive_permissions run is in progress; this one "
@@ -105,7 +96,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{verb} {warned} grants due within {warn_days} days")
         self.stdout.write(report.summary())
 
-    def _run(self, day: date, dry_run: bool, warn_days: int, batch_size: int, workers: int,
+    def _run(self, day: date, dry_run: bool, warn_days: int, batch_size: int,
              verbosity: int, show_progress: bool) -> tuple[RevocationReport, int]:
         def progress(report: RevocationReport) -> None:
             total = report.candidates or 0
@@ -123,7 +114,7 @@ class Command(BaseCommand):
             )
 
         report = revoke_inactive(
-            as_of=day, dry_run=dry_run, batch_size=batch_size, workers=workers,
+            as_of=day, dry_run=dry_run, batch_size=batch_size,
             progress=progress if show_progress else None,
             on_item=listed if dry_run and verbosity >= 1 else (lambda item: None),
         )

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('institutions', '0003_approving_body_queue_version'),
-        ('permissions', '0002_lean_indexes'),
+        ('permissions', '0003_queue_keyset_indexes'),
     ]
 
     operations = [

@@ -57,7 +57,7 @@ def mask_rows(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("institutions", "0003_approving_body_queue_version"),
+        ("institutions", "0004_remove_approvingbody_queue_version"),
         ("kdcis", "0001_initial"),
     ]
 
