@@ -81,6 +81,19 @@ def _trust_test_pki(settings, test_pki):
     settings.CERT_CRL_PATHS = [str(test_pki.crl)]
 
 
+@pytest.fixture
+def pinned_clock(monkeypatch):
+    """The rate limits' clock stopped at one moment, so a test's failures never straddle two
+    windows (kdcis/ratelimit.py)."""
+    from django.utils import timezone
+
+    from kdcis import ratelimit
+
+    now = timezone.now()
+    monkeypatch.setattr(ratelimit, "_now", lambda: now)
+    return now
+
+
 @pytest.fixture(autouse=True)
 def _empty_page_cache():
     """Each test's database starts over (queue versions back at 0 with the same body ids), so
