@@ -49,10 +49,13 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_POLICY_OIDS",
     "CertificateError",
+    "CertificateIdentity",
     "TrustStore",
     "TrustStoreNotConfigured",
     "VerifiedCertificate",
+    "certificate_identity",
     "decode_base64",
+    "issuer_key",
     "name_from_cn",
     "verify_signed_challenge",
 ]
@@ -143,6 +146,52 @@ class VerifiedCertificate:
     kind: str  # 'personal' | 'corporate'
     policy_oid: str
     der: bytes = field(repr=False)
+    # The issuer's whole name, normalised: with `serial` the certificate's identity (the
+    # account binding's key). The fingerprint is not one: under an ECDSA CA the same
+    # certificate has two valid encodings (s and n - s), so two fingerprints.
+    issuer_dn: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.issuer_dn:
+            object.__setattr__(self, "issuer_dn", certificate_identity(self.der).issuer_dn)
+
+
+@dataclass(frozen=True)
+class CertificateIdentity:
+    """What a posted certificate claims to be, read without verifying anything (for rate
+    limits and lookups before the signature is checked)."""
+
+    fingerprint: str
+    issuer_dn: str
+    serial: str
+    issuer: str  # as VerifiedCertificate.issuer (the CN)
+
+
+# Longer issuer names are stored by their hash so the binding's key fits its column.
+_MAX_ISSUER_DN = 500
+
+
+def issuer_key(name: x509.Name) -> str:
+    """The issuer name as the binding stores it: RFC 4514, case and spaces folded."""
+    key = _name_key(name)
+    if len(key) > _MAX_ISSUER_DN:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def certificate_identity(certificate: bytes) -> CertificateIdentity:
+    """Fingerprint, issuer and serial of a posted certificate (DER or PEM), unverified.
+
+    Raises :class:`CertificateError` ``malformed`` when it does not parse."""
+    cert, der = _parse_certificate(certificate)
+    return CertificateIdentity(fingerprint=hashlib.sha256(der).hexdigest(),
+                               issuer_dn=issuer_key(cert.issuer),
+                               serial=format(cert.serial_number, "x"),
+                               issuer=_issuer_display(cert))
+
+
+def _issuer_display(cert: x509.Certificate) -> str:
+    return _first_value(cert.issuer, NameOID.COMMON_NAME) or cert.issuer.rfc4514_string()
 
 
 _NAME_END = re.compile(r"[(\-_]")
@@ -693,7 +742,7 @@ def verify_signed_challenge(
     subject_cn = _first_value(cert.subject, NameOID.COMMON_NAME)
     if not subject_cn:
         raise CertificateError("malformed")
-    issuer = _first_value(cert.issuer, NameOID.COMMON_NAME) or cert.issuer.rfc4514_string()
+    issuer = _issuer_display(cert)
     return VerifiedCertificate(
         fingerprint=hashlib.sha256(der).hexdigest(),
         subject_cn=subject_cn,
@@ -705,4 +754,5 @@ def verify_signed_challenge(
         kind=kind,
         policy_oid=policy_oid,
         der=der,
+        issuer_dn=issuer_key(cert.issuer),
     )

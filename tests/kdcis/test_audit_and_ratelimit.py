@@ -57,6 +57,6 @@ def test_the_nightly_purge_drops_old_counters_and_phone_verifications_only():
                                           created_at=created, expires_at=created)
     out = io.StringIO()
     call_command("purge_expired_records", stdout=out)
-    assert "purged 1 rate-limit counters, 1 phone verifications" in out.getvalue()
+    assert "purged 1 rate-limit counters, 1 phone verifications, 0 used login challenges" in out.getvalue()
     assert list(RateCounter.objects.values_list("key", flat=True)) == ["current"]
     assert list(PhoneVerification.objects.values_list("phone", flat=True)) == ["01000000002"]

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import PhoneVerification
+from accounts.models import PhoneVerification, UsedLoginChallenge
 from kdcis.ratelimit import purge_expired
 
 
@@ -19,5 +19,9 @@ class Command(BaseCommand):
         counters = purge_expired(older_than=timedelta(days=2))
         verifications, _ = PhoneVerification.objects.filter(
             created_at__lt=timezone.now() - timedelta(days=2)).delete()
+        # A login challenge expires after minutes; its use only has to outlive it.
+        challenges, _ = UsedLoginChallenge.objects.filter(
+            used_at__lt=timezone.now() - timedelta(days=1)).delete()
         self.stdout.write(f"purged {counters} rate-limit counters, "
-                          f"{verifications} phone verifications")
+                          f"{verifications} phone verifications, "
+                          f"{challenges} used login challenges")
