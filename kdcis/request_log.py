@@ -63,19 +63,8 @@ class StaffIdleTimeoutMiddleware:
 
 
 def _is_staff(request, user) -> bool:
+    """Decided on every request from the request's user, so a role given (or taken) during a
+    session applies at once. The officer role comes with the user the backend loads
+    (kdcis/auth.py), so asking costs no query."""
     return bool(user.is_staff or user.is_superuser or getattr(user, "is_helpdesk", False)
-                or _is_officer(request, user))
-
-
-def _is_officer(request, user) -> bool:
-    """Asked once per session (the role is given by an admin; it applies from the next
-    login), so an applicant's requests cost no extra query."""
-    key = "is_officer"
-    cached = request.session.get(key)
-    if cached is None:
-        from django.apps import apps
-
-        officer_model = apps.get_model("permissions", "Officer")
-        cached = officer_model.objects.filter(user_id=user.pk).exists()
-        request.session[key] = cached
-    return cached
+                or getattr(user, "officer", None) is not None)
