@@ -77,7 +77,8 @@ class _PostedCertificateError(DomainError):
 
 
 def verify_posted_certificate(request: HttpRequest, purpose: str):
-    """Check the posted certificate and signature against this session's challenge."""
+    """Check the posted certificate and signature against the page's challenge: a signed
+    single-use token for the login (no session needed), the session's for the others."""
     form = CertificateForm(request.POST)
     if not form.is_valid():
         raise _PostedCertificateError(
