@@ -45,9 +45,22 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# Production settings with what a real deployment gives: a real SMS backend (dummy Twilio
+# credentials: nothing is sent) and a trust anchor of its own with its CRL (a throwaway CA
+# made here: the demo CA is refused, kdcis.E004), behind one proxy.
+CHECK_DEPLOY_PKI := from pathlib import Path; import sys; from accounts import pki; \
+	d = Path(sys.argv[1]); ca = pki.make_ca('Check Deploy Root CA', organization='check-deploy'); \
+	(d / 'anchors.pem').write_bytes(pki.pem(ca.cert)); \
+	(d / 'ca.crl').write_bytes(pki.pem(pki.make_crl(ca, [])))
+
 check-deploy: setup
+	@tmp=$$(mktemp -d) && $(PY) -c "$(CHECK_DEPLOY_PKI)" $$tmp && \
 	env SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ALLOWED_HOSTS=portal.example.kr \
-		$(PY) manage.py check --deploy --fail-level WARNING
+		SMS_BACKEND=twilio TWILIO_ACCOUNT_SID=ACcheckdeploy TWILIO_AUTH_TOKEN=check-deploy \
+		TWILIO_FROM_NUMBER=+15005550006 TRUSTED_PROXY_HOPS=1 \
+		CERT_TRUST_ANCHORS=$$tmp/anchors.pem CERT_CRL_PATHS=$$tmp/ca.crl \
+		$(PY) manage.py check --deploy --fail-level WARNING; \
+	status=$$?; rm -rf $$tmp; exit $$status
 
 screenshots: setup
 	$(PY) benchmarks/screenshots.py

@@ -167,9 +167,9 @@ class CertificateBindingAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     search_fields = ("user__username", "serial", "issuer", "=fingerprint")
     list_select_related = ("user",)
     ordering = ("not_after",)
-    fields = readonly_fields = ("user_", "masked_subject", "kind", "issuer", "serial",
-                                "fingerprint", "not_before", "not_after", "policy_oid",
-                                "bound_at")
+    fields = readonly_fields = ("user_", "masked_subject", "kind", "issuer", "issuer_dn",
+                                "serial", "fingerprint", "not_before", "not_after",
+                                "policy_oid", "bound_at")
 
     user_ = _user_column()
 

@@ -9,8 +9,9 @@ signature. :func:`verify_signed_challenge` checks, in this order, and raises
    (``not_rsa``, ``weak_key``);
 2. the signature is over exactly the challenge (``bad_signature``);
 3. the leaf's validity dates (``expired``, ``not_yet_valid``), then the chain to a trust
-   anchor with pyOpenSSL (``untrusted``) and revocation against the configured CRLs
-   (``revoked``, ``crl_missing``);
+   anchor with pyOpenSSL (``untrusted``) and revocation of every certificate of the chain
+   against the configured CRLs (``revoked``, ``crl_missing`` for a configured CRL that is
+   unusable, ``revocation_unknown`` when a CA of the chain has no CRL at all);
 4. key usage allows digitalSignature (``key_usage``);
 5. the first certificate policy OID tells personal from corporate (``unknown_policy``,
    ``corporate_not_allowed``).
@@ -48,10 +49,13 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_POLICY_OIDS",
     "CertificateError",
+    "CertificateIdentity",
     "TrustStore",
     "TrustStoreNotConfigured",
     "VerifiedCertificate",
+    "certificate_identity",
     "decode_base64",
+    "issuer_key",
     "name_from_cn",
     "verify_signed_challenge",
 ]
@@ -84,6 +88,8 @@ MESSAGES = {
                  "주세요."),
     "crl_missing": _("인증서의 폐지 여부를 지금 확인할 수 없습니다. 잠시 후 다시 시도하고, "
                      "계속되면 시스템 관리자에게 문의해 주세요."),
+    "revocation_unknown": _("인증서를 발급한 인증기관의 폐지 목록(CRL)이 없어 인증서의 폐지 "
+                            "여부를 확인할 수 없습니다. 시스템 관리자에게 문의해 주세요."),
     "key_usage": _("전자서명 용도로 사용할 수 없는 인증서입니다. 전자서명용 개인 인증서로 다시 "
                    "시도해 주세요."),
     "unknown_policy": _("이 시스템에서 사용할 수 없는 종류의 인증서입니다. 개인용 공동인증서로 "
@@ -140,6 +146,52 @@ class VerifiedCertificate:
     kind: str  # 'personal' | 'corporate'
     policy_oid: str
     der: bytes = field(repr=False)
+    # The issuer's whole name, normalised: with `serial` the certificate's identity (the
+    # account binding's key). The fingerprint is not one: under an ECDSA CA the same
+    # certificate has two valid encodings (s and n - s), so two fingerprints.
+    issuer_dn: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.issuer_dn:
+            object.__setattr__(self, "issuer_dn", certificate_identity(self.der).issuer_dn)
+
+
+@dataclass(frozen=True)
+class CertificateIdentity:
+    """What a posted certificate claims to be, read without verifying anything (for rate
+    limits and lookups before the signature is checked)."""
+
+    fingerprint: str
+    issuer_dn: str
+    serial: str
+    issuer: str  # as VerifiedCertificate.issuer (the CN)
+
+
+# Longer issuer names are stored by their hash so the binding's key fits its column.
+_MAX_ISSUER_DN = 500
+
+
+def issuer_key(name: x509.Name) -> str:
+    """The issuer name as the binding stores it: RFC 4514, case and spaces folded."""
+    key = _name_key(name)
+    if len(key) > _MAX_ISSUER_DN:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def certificate_identity(certificate: bytes) -> CertificateIdentity:
+    """Fingerprint, issuer and serial of a posted certificate (DER or PEM), unverified.
+
+    Raises :class:`CertificateError` ``malformed`` when it does not parse."""
+    cert, der = _parse_certificate(certificate)
+    return CertificateIdentity(fingerprint=hashlib.sha256(der).hexdigest(),
+                               issuer_dn=issuer_key(cert.issuer),
+                               serial=format(cert.serial_number, "x"),
+                               issuer=_issuer_display(cert))
+
+
+def _issuer_display(cert: x509.Certificate) -> str:
+    return _first_value(cert.issuer, NameOID.COMMON_NAME) or cert.issuer.rfc4514_string()
 
 
 _NAME_END = re.compile(r"[(\-_]")
@@ -229,7 +281,6 @@ def _merge_policies(extra: Mapping[str, str | None] | None) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 _F = crypto.X509StoreFlags
-_CRL_LEAF = _F.CRL_CHECK
 _CRL_CHAIN = _F.CRL_CHECK | _F.CRL_CHECK_ALL
 # Stores with an explicit verification time are kept for a few distinct times only; the
 # store used with ``at=None`` has no fixed time (OpenSSL then uses the current time).
@@ -426,34 +477,30 @@ class TrustStore:
                 return prefix_kind
         return None
 
-    def crl_flags_for(self, issuer: x509.Name) -> int:
-        """The CRL flags for leaves issued by ``issuer``.
+    def crl_flags_for(self, issuer: x509.Name) -> int | None:
+        """The CRL flags for leaves issued by ``issuer``, or None when revocation cannot be
+        checked.
 
-        OpenSSL treats a missing CRL as an error as soon as CRL checking is on. We only turn
-        it on for issuers that have a CRL configured: a CA without one (for instance one just
-        added to the bundle before its CRL download is set up) must not lock out all of its
-        users. The operator is expected to configure a CRL for every CA; until then its
-        certificates are checked for everything but revocation (and a warning is logged).
-
-        - the leaf's issuer and every CA above it (up to the self-signed root) covered:
-          ``CRL_CHECK | CRL_CHECK_ALL`` (the whole chain);
-        - only the leaf's issuer covered: ``CRL_CHECK`` (the leaf only);
-        - the leaf's issuer not covered: no CRL checking.
+        Revocation is checked for the whole chain (``CRL_CHECK | CRL_CHECK_ALL``), so every
+        CA from the leaf's issuer up to the self-signed root needs a CRL. When one of them
+        has none configured the answer is None and the certificate is refused
+        (``revocation_unknown``): a CA added to the bundle before its CRL download is set up
+        must not let revoked certificates in. ``check --deploy`` names such CAs
+        (kdcis.E006). An issuer that is not in the bundle gets 0: its chain fails as
+        ``untrusted`` anyway.
         """
         key = _name_key(issuer)
-        flags = self._flags_by_issuer.get(key)
-        if flags is None:
-            flags = self._compute_crl_flags(key)
-            if key in self._by_subject:  # never grow the cache with names posted by users
-                if flags == 0:
-                    logger.warning("No CRL configured for %s: revocation is not checked for "
-                                   "its certificates.", issuer.rfc4514_string())
-                self._flags_by_issuer[key] = flags
-        return flags
-
-    def _compute_crl_flags(self, issuer_key: str) -> int:
-        if issuer_key not in self._covered:
+        if key not in self._by_subject:  # never grow the cache with names posted by users
             return 0
+        if key not in self._flags_by_issuer:
+            flags = self._compute_crl_flags(key)
+            if flags is None:
+                logger.warning("No CRL configured for a CA of the chain of %s: its "
+                               "certificates are refused.", issuer.rfc4514_string())
+            self._flags_by_issuer[key] = flags
+        return self._flags_by_issuer[key]
+
+    def _compute_crl_flags(self, issuer_key: str) -> int | None:
         # Walk up every path (a CA may exist in several certificates, e.g. after a re-key).
         pending = [issuer_key]
         seen: set[str] = set()
@@ -462,14 +509,21 @@ class TrustStore:
             if key in seen:
                 continue
             seen.add(key)
+            if key not in self._covered:
+                return None
             for ca in self._by_subject.get(key, ()):
-                if _is_self_issued(ca):
-                    continue
-                parent = _name_key(ca.issuer)
-                if parent not in self._covered:
-                    return _CRL_LEAF
-                pending.append(parent)
+                if not _is_self_issued(ca):
+                    pending.append(_name_key(ca.issuer))
         return _CRL_CHAIN
+
+    def anchors_without_crl(self) -> list[str]:
+        """The names of the trusted CAs no configured CRL covers (for the deploy check)."""
+        names = {}
+        for cert in self.anchors:
+            key = _name_key(cert.subject)
+            if key not in self._covered:
+                names.setdefault(key, cert.subject.rfc4514_string())
+        return sorted(names.values())
 
     def _store(self, flags: int, at: dt.datetime | None) -> crypto.X509Store:
         # pyOpenSSL's X509Store.set_time() cannot move a time that is already set, and a
@@ -510,7 +564,7 @@ class TrustStore:
 
     def warm_up(self) -> None:
         """Build the live stores now (optional: they are otherwise built on first use)."""
-        for flags in {0, _CRL_LEAF, _CRL_CHAIN}:
+        for flags in {0, _CRL_CHAIN}:
             self._store(flags, None)
 
 
@@ -650,7 +704,7 @@ def verify_signed_challenge(
     if now < not_before:
         raise CertificateError("not_yet_valid")
     flags = trust.crl_flags_for(cert.issuer)
-    store = trust._store(flags, None if at is None else now)
+    store = trust._store(flags or 0, None if at is None else now)
     try:
         leaf = crypto.load_certificate(crypto.FILETYPE_ASN1, der)
         crypto.X509StoreContext(store, leaf).verify_certificate()
@@ -658,6 +712,10 @@ def verify_signed_challenge(
         raise _chain_error(exc) from None
     except crypto.Error:
         raise CertificateError("malformed") from None
+    if flags is None:
+        # The chain is good but a CA of it has no CRL: whether the certificate is revoked
+        # cannot be known, so it is refused (fail closed).
+        raise CertificateError("revocation_unknown")
 
     # 5. Key usage: digitalSignature when the extension is present.
     try:
@@ -684,7 +742,7 @@ def verify_signed_challenge(
     subject_cn = _first_value(cert.subject, NameOID.COMMON_NAME)
     if not subject_cn:
         raise CertificateError("malformed")
-    issuer = _first_value(cert.issuer, NameOID.COMMON_NAME) or cert.issuer.rfc4514_string()
+    issuer = _issuer_display(cert)
     return VerifiedCertificate(
         fingerprint=hashlib.sha256(der).hexdigest(),
         subject_cn=subject_cn,
@@ -696,4 +754,5 @@ def verify_signed_challenge(
         kind=kind,
         policy_oid=policy_oid,
         der=der,
+        issuer_dn=issuer_key(cert.issuer),
     )

@@ -9,11 +9,18 @@ the same session, each showing its own challenge, both work; each one is still s
 and expires after ``CERT_CHALLENGE_TTL_SECONDS`` (default 300).
 
 The session only holds JSON-friendly values: ``[[value, issued_at_timestamp], ...]``.
+
+The login page is different: every visitor without a cookie sees it, and a challenge in the
+session would store a session row per visit. ``issue_login_challenge`` hands out a signed,
+expiring token instead (nothing is stored); ``consume_login_challenge`` checks its signature
+and age and records its one use in the database (``UsedLoginChallenge``), so a replayed
+token is refused. The token itself is what the browser signs.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import MutableMapping
 from typing import Any
@@ -22,7 +29,8 @@ from django.utils import timezone
 
 from accounts.certificates import CertificateError
 
-__all__ = ["DEFAULT_TTL_SECONDS", "consume_challenge", "issue_challenge"]
+__all__ = ["DEFAULT_TTL_SECONDS", "consume_challenge", "consume_login_challenge",
+           "issue_challenge", "issue_login_challenge"]
 
 DEFAULT_TTL_SECONDS = 300
 MAX_PENDING = 5
@@ -105,3 +113,39 @@ def consume_challenge(session: MutableMapping[str, Any], purpose: str, value: st
     if age < -_CLOCK_SKEW_SECONDS:
         raise CertificateError("challenge_invalid")
     return found[0].encode("utf-8")
+
+
+LOGIN_SALT = "kdcis.accounts.login-challenge"
+_NONCE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def issue_login_challenge() -> str:
+    """A login challenge that needs no session: a signed token (256 random bits and the time
+    it was issued). Put it in the page; the browser signs its UTF-8 bytes."""
+    from django.core import signing
+
+    return signing.dumps(secrets.token_urlsafe(CHALLENGE_BYTES), salt=LOGIN_SALT)
+
+
+def consume_login_challenge(value: str) -> bytes:
+    """Check a posted login token and record its use; returns the bytes that must have been
+    signed. Raises :class:`CertificateError` ``challenge_invalid`` for a token this server
+    did not sign or one used before, ``challenge_expired`` for one older than
+    ``CERT_CHALLENGE_TTL_SECONDS``."""
+    from django.core import signing
+
+    from accounts.services import login_challenge_use
+
+    if not isinstance(value, str) or not value:
+        raise CertificateError("challenge_invalid")
+    try:
+        nonce = signing.loads(value, salt=LOGIN_SALT, max_age=_ttl_seconds())
+    except signing.SignatureExpired:
+        raise CertificateError("challenge_expired") from None
+    except signing.BadSignature:
+        raise CertificateError("challenge_invalid") from None
+    if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
+        raise CertificateError("challenge_invalid")
+    if not login_challenge_use(nonce=nonce):
+        raise CertificateError("challenge_invalid")
+    return value.encode("utf-8")

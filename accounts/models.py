@@ -51,7 +51,15 @@ class User(AbstractUser):
 
 
 class CertificateBinding(models.Model):
-    """The one certificate bound to one account (1:1, unique fingerprint)."""
+    """The one certificate bound to one account (1:1), identified by its issuer and serial.
+
+    Not by the fingerprint: under an ECDSA CA one certificate has a second valid encoding
+    (the signature's s replaced by n - s) with another fingerprint, which would bind the same
+    certificate to a second account. The fingerprint is kept for display and search.
+    """
+
+    #: `issuer_dn` of bindings made before it was stored: "legacy:" + the issuer CN.
+    LEGACY_ISSUER_PREFIX = "legacy:"
 
     class Kind(models.TextChoices):
         PERSONAL = "personal", _("개인")
@@ -61,6 +69,8 @@ class CertificateBinding(models.Model):
     fingerprint = models.CharField(_("지문(SHA-256)"), max_length=64, unique=True)
     subject_cn = models.CharField(_("주체 CN"), max_length=200)
     issuer = models.CharField(_("발급기관"), max_length=200)
+    # accounts.certificates.issuer_key(): the issuer's whole name, normalised.
+    issuer_dn = models.CharField(_("발급기관 DN"), max_length=500)
     serial = models.CharField(_("일련번호"), max_length=80)
     not_before = models.DateTimeField(_("유효기간 시작"))
     not_after = models.DateTimeField(_("유효기간 만료"), db_index=True)
@@ -71,6 +81,10 @@ class CertificateBinding(models.Model):
     class Meta:
         verbose_name = _("인증서 등록")
         verbose_name_plural = _("인증서 등록")
+        constraints = [
+            models.UniqueConstraint(fields=["issuer_dn", "serial"],
+                                    name="certificatebinding_issuer_serial_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"certificate binding {self.pk}"  # no subject or serial in the admin log
@@ -149,3 +163,12 @@ class UserSession(models.Model):
                                    on_delete=models.CASCADE, db_column="session_key")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class UsedLoginChallenge(models.Model):
+    """A login challenge that was posted once: the challenge is a signed token held by the
+    page, not the session (accounts/challenges.py), so its single use is recorded here.
+    Rows older than the challenge's lifetime are purged nightly."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(db_index=True)

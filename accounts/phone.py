@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import PhoneVerification
-from kdcis import ratelimit
+from kdcis import locks, ratelimit
 from kdcis.audit import audit
 from kdcis.errors import DomainError
 from kdcis.korean import particle
@@ -41,9 +41,16 @@ def _hash(code: str, verification_salt: str) -> str:
 
 def phone_code_send(*, session_key: str, phone: str, ip: str, purpose: str = "signup",
                     user=None) -> SentCode:
-    """Send a fresh code to `phone` for this session, within the resend and volume limits."""
+    """Send a fresh code to `phone` for this session, within the resend and volume limits.
+
+    The per-number and per-session caps count rows and then insert one: the transaction
+    first holds a database lock per number and per session (kdcis/locks.py), so sends to one
+    number at the same moment are decided one after the other and never exceed the cap.
+    """
     now = timezone.now()
     with transaction.atomic():
+        locks.hold(f"sms-number:{phone}")
+        locks.hold(f"sms-session:{session_key}")
         latest = (
             PhoneVerification.objects.select_for_update()
             .filter(session_key=session_key, phone=phone, purpose=purpose)
@@ -64,6 +71,14 @@ def phone_code_send(*, session_key: str, phone: str, ip: str, purpose: str = "si
                 _("이 번호로 하루에 받을 수 있는 인증번호 횟수를 넘었습니다. "
                   "내일 다시 시도하시거나 1644-1407로 문의하세요."),
                 code="number_limit",
+            )
+        sent_here = PhoneVerification.objects.filter(session_key=session_key,
+                                                     created_at__gte=day_start)
+        if sent_here.count() >= settings.PHONE_CODE_MAX_PER_SESSION_PER_DAY:
+            raise PhoneVerificationError(
+                _("인증번호를 너무 많이 요청했습니다. 내일 다시 시도하시거나 "
+                  "1644-1407로 문의하세요."),
+                code="session_limit",
             )
         if not ratelimit.hit(f"sms-ip:{ip}", limit=settings.PHONE_CODE_MAX_PER_IP_PER_HOUR,
                              window_seconds=3600, now=now):

@@ -6,7 +6,16 @@ import re
 
 from django.db.models import QuerySet
 
-from accounts.models import User
+from accounts.models import CertificateBinding, User
+
+
+def bindings_for_certificate(certificate) -> QuerySet[CertificateBinding]:
+    """The binding of this certificate (a VerifiedCertificate or a CertificateIdentity):
+    same issuer and serial, whatever its encoding; a binding made before the issuer's whole
+    name was stored matches on the issuer CN (accounts/migrations/0005)."""
+    legacy = CertificateBinding.LEGACY_ISSUER_PREFIX + certificate.issuer[:200]
+    return CertificateBinding.objects.filter(serial=certificate.serial,
+                                             issuer_dn__in=[certificate.issuer_dn, legacy])
 
 
 def classify_query(q: str) -> str:

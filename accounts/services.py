@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.certificates import VerifiedCertificate
 from accounts.forms import clean_username
 from accounts.models import CertificateBinding, Consent, PhoneVerification, User
+from accounts.selectors import bindings_for_certificate
 from institutions.models import ApprovingBody, Institution
 from kdcis.audit import audit
 from kdcis.errors import DomainError
@@ -35,6 +36,7 @@ def _binding_fields(cert: VerifiedCertificate) -> dict:
         "fingerprint": cert.fingerprint,
         "subject_cn": cert.subject_cn,
         "issuer": cert.issuer[:200],
+        "issuer_dn": cert.issuer_dn,
         "serial": cert.serial,
         "not_before": cert.not_before,
         "not_after": cert.not_after,
@@ -58,10 +60,15 @@ def signup_submit(
 ) -> User:
     """Create the pending account with its binding, consent and requests in one transaction.
 
-    Races on the same ID or the same certificate are decided by the unique constraints.
+    Races on the same ID or the same certificate are decided by the unique constraints; the
+    certificate is the same whatever its encoding (issuer + serial).
     """
     if not permissions:
         raise SignupError(_("신청할 권한을 하나 이상 선택하세요."), code="no_permission")
+    # A re-encoded certificate has a new fingerprint but the same issuer and serial; legacy
+    # bindings (accounts/migrations/0005) are only found by this lookup, not the constraint.
+    if bindings_for_certificate(certificate).exists():
+        raise _signup_conflict(username, certificate)
     try:
         username = clean_username(username)
     except ValidationError as exc:
@@ -87,27 +94,30 @@ def signup_submit(
                 grant_request(user=user, permission_type=item.permission_type, body=item.body,
                               actor=user, ip=ip)
     except IntegrityError:
-        if User.objects.filter(username=username).exists():
-            raise SignupError(
-                _("이미 사용 중인 아이디입니다. 다른 아이디를 입력하세요."),
-                code="username_taken", field="username",
-            ) from None
-        if CertificateBinding.objects.filter(fingerprint=certificate.fingerprint).exists():
-            raise SignupError(
-                _("이 인증서는 이미 다른 사용자에게 등록되어 있습니다. "
-                  "하나의 인증서로 여러 명이 가입할 수 없습니다."),
-                code="certificate_taken", field="certificate",
-            ) from None
+        if (User.objects.filter(username=username).exists()
+                or bindings_for_certificate(certificate).exists()):
+            raise _signup_conflict(username, certificate) from None
         raise
     return user
 
 
-def account_for_certificate(cert: VerifiedCertificate) -> User | None:
-    binding = (
-        CertificateBinding.objects.select_related("user")
-        .filter(fingerprint=cert.fingerprint)
-        .first()
+def _signup_conflict(username: str, certificate: VerifiedCertificate) -> SignupError:
+    """The ID first (a double click finds its own ID taken), then the certificate."""
+    if User.objects.filter(username=username).exists():
+        return SignupError(
+            _("이미 사용 중인 아이디입니다. 다른 아이디를 입력하세요."),
+            code="username_taken", field="username",
+        )
+    return SignupError(
+        _("이 인증서는 이미 다른 사용자에게 등록되어 있습니다. "
+          "하나의 인증서로 여러 명이 가입할 수 없습니다."),
+        code="certificate_taken", field="certificate",
     )
+
+
+def account_for_certificate(cert: VerifiedCertificate) -> User | None:
+    """The account bound to this certificate (issuer + serial, whatever its encoding)."""
+    binding = bindings_for_certificate(cert).select_related("user").first()
     if binding is None or binding.user.status == User.Status.WITHDRAWN:
         return None
     return binding.user
@@ -116,7 +126,7 @@ def account_for_certificate(cert: VerifiedCertificate) -> User | None:
 def _same_owner_bindings(cert: VerifiedCertificate):
     return (CertificateBinding.objects.select_related("user")
             .filter(subject_cn=cert.subject_cn, issuer=cert.issuer[:200])
-            .exclude(fingerprint=cert.fingerprint))
+            .exclude(pk__in=bindings_for_certificate(cert).values("pk")))
 
 
 def renewal_candidate(cert: VerifiedCertificate) -> User | None:
@@ -146,6 +156,10 @@ def certificate_rebind(*, user: User, certificate: VerifiedCertificate,
                 code="subject_mismatch",
             )
         old = {"certificate": binding.fingerprint[:16], "not_after": binding.not_after.isoformat()}
+        if bindings_for_certificate(certificate).exclude(pk=binding.pk).exists():
+            raise SignupError(
+                _("이 인증서는 이미 다른 사용자에게 등록되어 있습니다."), code="certificate_taken"
+            )
         for field, value in _binding_fields(certificate).items():
             setattr(binding, field, value)
         try:
@@ -159,6 +173,22 @@ def certificate_rebind(*, user: User, certificate: VerifiedCertificate,
               new={"certificate": binding.fingerprint[:16],
                    "not_after": binding.not_after.isoformat()}, ip=ip)
     return binding
+
+
+def login_challenge_use(*, nonce: str) -> bool:
+    """Record the one use of a login challenge; False when it was used before (a replay).
+
+    The unique constraint decides two posts of the same challenge at once. Not audited on
+    its own: the login it belongs to writes the audit row (login_recorded/login_failed).
+    """
+    from accounts.models import UsedLoginChallenge
+
+    try:
+        with transaction.atomic():
+            UsedLoginChallenge.objects.create(nonce=nonce, used_at=timezone.now())
+    except IntegrityError:
+        return False
+    return True
 
 
 def login_recorded(*, user: User, ip: str | None) -> None:

@@ -19,8 +19,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import wizard
-from accounts.certificates import CertificateError, TrustStore, verify_signed_challenge
-from accounts.challenges import consume_challenge, issue_challenge
+from accounts.certificates import (
+    CertificateError,
+    CertificateIdentity,
+    TrustStore,
+    certificate_identity,
+    verify_signed_challenge,
+)
+from accounts.challenges import (
+    consume_challenge,
+    consume_login_challenge,
+    issue_challenge,
+    issue_login_challenge,
+)
 from accounts.forms import (
     CertificateForm,
     ConsentForm,
@@ -29,13 +40,14 @@ from accounts.forms import (
     clean_username,
     office_phone_error,
 )
-from accounts.models import CertificateBinding, User
+from accounts.models import User
 from accounts.phone import (
     PhoneVerificationError,
     phone_code_check,
     phone_code_send,
     verified_phone,
 )
+from accounts.selectors import bindings_for_certificate
 from accounts.services import (
     RequestedPermission,
     SignupError,
@@ -66,13 +78,18 @@ class _PostedCertificateError(DomainError):
 
 
 def verify_posted_certificate(request: HttpRequest, purpose: str):
-    """Check the posted certificate and signature against this session's challenge."""
+    """Check the posted certificate and signature against the page's challenge: a signed
+    single-use token for the login (no session needed), the session's for the others."""
     form = CertificateForm(request.POST)
     if not form.is_valid():
         raise _PostedCertificateError(
             _("인증서를 선택하고 암호를 입력한 뒤 '확인'을 누르세요."), code="incomplete")
     try:
-        challenge = consume_challenge(request.session, purpose, form.cleaned_data["challenge"])
+        if purpose == "login":
+            challenge = consume_login_challenge(form.cleaned_data["challenge"])
+        else:
+            challenge = consume_challenge(request.session, purpose,
+                                          form.cleaned_data["challenge"])
         certificate = base64.b64decode(form.cleaned_data["certificate"], validate=True)
         signature = base64.b64decode(form.cleaned_data["signature"], validate=True)
     except CertificateError as exc:
@@ -107,7 +124,8 @@ def _login_page(request: HttpRequest, *, error: str = "", status: int = 200,
     return render(
         request,
         "accounts/login.html",
-        {"challenge": issue_challenge(request.session, "login"), "error": error,
+        # A signed token, not a session entry: a visitor's GET stores nothing.
+        {"challenge": issue_login_challenge(), "error": error,
          "renewal": renewal},
         status=status,
     )
@@ -122,24 +140,25 @@ def login_view(request: HttpRequest) -> HttpResponse:
         return _login_page(request)
     ip = client_ip(request)
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    if ratelimit.count(f"login-fail:{ip}", window_seconds=window) >= (
-        settings.LOGIN_MAX_FAILURES_PER_IP
-    ):
+    limits = _login_limits(request, ip)
+    if ratelimit.over_limit(limits, window_seconds=window):
+        # Refused before the challenge and signature are even looked at.
         login_failed(reason_code="rate_limited", ip=ip)
         return _login_page(
             request, status=429,
             error=_("로그인 실패가 너무 많습니다. %(minutes)d분 후에 다시 시도하세요.")
             % {"minutes": window // 60},
         )
+    failure_keys = [key for key, _limit in limits]
     try:
         cert = verify_posted_certificate(request, "login")
     except _PostedCertificateError as exc:
-        ratelimit.hit(f"login-fail:{ip}", limit=10**6, window_seconds=window)
+        ratelimit.record(failure_keys, window_seconds=window)
         login_failed(reason_code=exc.code, ip=ip)
         return _login_page(request, error=exc.message)
     user = account_for_certificate(cert)
     if user is None:
-        ratelimit.hit(f"login-fail:{ip}", limit=10**6, window_seconds=window)
+        ratelimit.record(failure_keys, window_seconds=window)
         login_failed(reason_code="unknown_certificate", ip=ip)
         candidate = renewal_candidate(cert)
         if candidate is not None:
@@ -159,6 +178,35 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
+def _posted_identity(request: HttpRequest) -> CertificateIdentity | None:
+    """The posted certificate's fingerprint, issuer and serial, unverified; None when there
+    is nothing readable."""
+    value = request.POST.get("certificate") or ""
+    if not value or len(value) > 200_000:
+        return None
+    try:
+        return certificate_identity(base64.b64decode(value, validate=True))
+    except (CertificateError, binascii.Error, ValueError):
+        return None
+
+
+def _login_limits(request: HttpRequest, ip: str) -> list[tuple[str, int]]:
+    """The failure counters a login attempt is checked against and counted on: its client
+    address (a high ceiling: one NAT address hides many staff), the posted certificate and
+    the account that certificate is bound to. Another person's failures from the same
+    address therefore never lock a valid certificate out."""
+    limits = [(f"login-fail-ip:{ip}", settings.LOGIN_MAX_FAILURES_PER_IP)]
+    identity = _posted_identity(request)
+    if identity is not None:
+        limits.append((f"login-fail-cert:{identity.fingerprint}",
+                       settings.LOGIN_MAX_FAILURES_PER_CERTIFICATE))
+        user_id = bindings_for_certificate(identity).values_list("user_id", flat=True).first()
+        if user_id is not None:
+            limits.append((f"login-fail-account:{user_id}",
+                           settings.LOGIN_MAX_FAILURES_PER_ACCOUNT))
+    return limits
+
+
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
@@ -172,7 +220,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def _cert_to_session(cert) -> dict:
     return {
         "fingerprint": cert.fingerprint, "subject_cn": cert.subject_cn, "name": cert.name,
-        "issuer": cert.issuer, "serial": cert.serial,
+        "issuer": cert.issuer, "issuer_dn": cert.issuer_dn, "serial": cert.serial,
         "not_before": cert.not_before.isoformat(), "not_after": cert.not_after.isoformat(),
         "kind": cert.kind, "policy_oid": cert.policy_oid,
         "der": base64.b64encode(cert.der).decode(),
@@ -187,6 +235,7 @@ def _cert_from_session(data: dict):
         issuer=data["issuer"], serial=data["serial"],
         not_before=parse_datetime(data["not_before"]), not_after=parse_datetime(data["not_after"]),
         kind=data["kind"], policy_oid=data["policy_oid"], der=base64.b64decode(data["der"]),
+        issuer_dn=data.get("issuer_dn", ""),  # recomputed from the DER when missing
     )
 
 
@@ -282,7 +331,7 @@ def signup_certificate(request: HttpRequest, draft: dict) -> HttpResponse:
         except _PostedCertificateError as exc:
             error = exc.message
         else:
-            if CertificateBinding.objects.filter(fingerprint=cert.fingerprint).exists():
+            if bindings_for_certificate(cert).exists():
                 error = _("이 인증서는 이미 다른 사용자에게 등록되어 있습니다. 하나의 인증서로 "
                           "여러 명이 가입할 수 없습니다. 이미 가입하셨다면 로그인하세요.")
             else:
@@ -568,9 +617,8 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
 
 def _own_submission(draft: dict, state: dict) -> int | None:
     """A double click: the ID now exists and is bound to this draft's certificate (its id)."""
-    binding = CertificateBinding.objects.filter(
-        user__username=state.get("username"), fingerprint=draft["certificate"]["fingerprint"]
-    ).first()
+    binding = bindings_for_certificate(_cert_from_session(draft["certificate"])).filter(
+        user__username=state.get("username")).first()
     return binding.user_id if binding else None
 
 
@@ -626,8 +674,7 @@ def withdraw(request: HttpRequest) -> HttpResponse:
         except _PostedCertificateError as exc:
             error = exc.message
         else:
-            binding = getattr(user, "certificate", None)
-            if binding is None or binding.fingerprint != cert.fingerprint:
+            if not bindings_for_certificate(cert).filter(user=user).exists():
                 error = _("등록된 본인의 인증서로 서명해야 탈퇴할 수 있습니다.")
             else:
                 account_withdraw(user=user, ip=client_ip(request))

@@ -54,7 +54,7 @@ def prepare(data: Path, applicants: int, officers: int) -> dict:
     (data / "user-key.pem").write_bytes(pki.pem(key))
     (data / "crl.pem").write_bytes(pki.pem(pki.make_crl(ca, [1])))
     (data / "certs").mkdir()
-    trust = TrustStore.from_pem_bundle(pki.pem(ca.cert), [])
+    trust = TrustStore.from_pem_bundle(pki.pem(ca.cert), [(data / "crl.pem").read_bytes()])
 
     def verified(cn, name):
         issued = pki.make_user_certificate(ca, common_name=cn, key=key)

@@ -1,7 +1,8 @@
 """The national admins' Django admin: password plus a TOTP code, and the admins' reports.
 
 Only staff verified by a confirmed OTP device get in (django-otp's `OTPAdminSite`); a staff
-user without a device cannot log in at all. Failed logins are limited per IP and audited.
+user without a device cannot log in at all. Failed logins are limited per username and per
+client address, and audited.
 Every app registers its models on `kdcis_admin_site`, never on Django's default site.
 """
 
@@ -34,15 +35,21 @@ REPORT_DAYS = 30
 EXPIRING_PAGE_SIZE = 100
 
 
-def _failure_key(ip: str) -> str:
-    return f"admin-login-fail:{ip}"
+def _failure_limits(ip: str, username: str) -> list[tuple[str, int]]:
+    """Failed admin logins are counted per client address and per username (whether or not
+    it exists, so the answer never tells)."""
+    name = " ".join(str(username or "").split()).casefold()[:150]
+    return [(f"admin-login-fail-ip:{ip}", settings.ADMIN_LOGIN_MAX_FAILURES_PER_IP),
+            (f"admin-login-fail-user:{name}", settings.ADMIN_LOGIN_MAX_FAILURES_PER_USER)]
 
 
 class AdminLoginForm(OTPAdminAuthenticationForm):
-    """Password, then the one-time code of the user's confirmed device, in one form.
+    """Password and the one-time code of the user's confirmed device, checked together.
 
-    With a single confirmed device the device is chosen for the user; with several, the form
-    asks which one (django-otp refuses to try every device, which would throttle them all).
+    Every failure (wrong password, wrong or missing code, no confirmed device, a throttled
+    device) gives the same answer and the same page, so a wrong code never tells that the
+    password was right. With several confirmed devices the code is tried against each (the
+    form cannot ask which one without telling the password was right).
     """
 
     otp_token = forms.CharField(
@@ -71,14 +78,17 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
         "rate_limited": gettext_lazy(
             "관리자 로그인 실패가 너무 많습니다. %(minutes)d분 후에 다시 시도하세요."
         ),
+        "login_failed": gettext_lazy(
+            "아이디, 비밀번호 또는 OTP 인증코드가 올바르지 않습니다. 모두 다시 확인하세요. "
+            "확인된 OTP 기기가 없는 계정은 관리자 화면을 사용할 수 없습니다."
+        ),
     }
 
     def clean(self):
         ip = client_ip(self.request)
         window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-        if ratelimit.count(_failure_key(ip), window_seconds=window) >= (
-            settings.LOGIN_MAX_FAILURES_PER_IP
-        ):
+        limits = _failure_limits(ip, self.cleaned_data.get("username"))
+        if ratelimit.over_limit(limits, window_seconds=window):
             # Refused before the password is even checked: guessing gains nothing.
             _login_failed("admin_rate_limited", ip)
             raise ValidationError(self.error_messages["rate_limited"] % {"minutes": window // 60},
@@ -86,9 +96,12 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
         try:
             return super().clean()
         except ValidationError as exc:
-            ratelimit.hit(_failure_key(ip), limit=10**6, window_seconds=window)
+            ratelimit.record([key for key, _limit in limits], window_seconds=window)
             _login_failed(_failure_reason(exc), ip)
-            raise
+            # One answer for every failure; the page must not show the device list either.
+            self.user_cache = None
+            raise ValidationError(self.error_messages["login_failed"],
+                                  code="invalid_login") from None
 
     def clean_otp(self, user):
         if user is not None and not any(devices_for_user(user, confirmed=True)):
@@ -103,10 +116,20 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
                 device = devices[0]
         return device
 
+    def _verify_token(self, user, token, device=None):
+        if device is None:
+            for candidate in devices_for_user(user, confirmed=True, for_verify=True):
+                allowed, _extra = candidate.verify_is_allowed()
+                if allowed and candidate.verify_token(token):
+                    return candidate
+            raise ValidationError(self.otp_error_messages["invalid_token"],
+                                  code="invalid_token")
+        return super()._verify_token(user, token, device)
+
     def _update_form(self, user):
-        super()._update_form(user)
-        # The password is never sent back to the browser, whatever django-otp prefers.
-        self.fields["password"].widget.render_value = False
+        # Neither the device list nor the password goes back to the browser: the page after
+        # a failure is the same whatever was wrong.
+        pass
 
 
 def _failure_reason(exc: ValidationError) -> str:

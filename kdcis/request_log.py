@@ -63,6 +63,8 @@ class StaffIdleTimeoutMiddleware:
 
 
 def _is_staff(user) -> bool:
-    # The officer role comes with the request's user (kdcis.auth): no query of its own.
+    """Decided on every request from the request's user, so a role given (or taken) during a
+    session applies at once. The officer role comes with the user the backend loads
+    (kdcis/auth.py), so asking costs no query."""
     return bool(user.is_staff or user.is_superuser or getattr(user, "is_helpdesk", False)
-                or hasattr(user, "officer"))
+                or getattr(user, "officer", None) is not None)

@@ -165,8 +165,13 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env.bool("BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Client IP for rate limits: REMOTE_ADDR, or the proxy's header only when behind one.
-TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
+# The client's address (rate limits, audit): REMOTE_ADDR with 0; behind N proxies that each
+# append to X-Forwarded-For (nginx's $proxy_add_x_forwarded_for), the N-th entry from the
+# right (kdcis/ratelimit.py client_ip). Count only proxies you run: one nginx is 1.
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+# The setting it replaces trusted the left-most entry, which the client writes; a deployment
+# still setting it is refused by `check --deploy` (kdcis/checks.py).
+LEGACY_TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 # Admins cannot read each other's TOTP secrets in the admin.
@@ -202,7 +207,16 @@ PHONE_CODE_MAX_TRIES = env.int("PHONE_CODE_MAX_TRIES", default=5)
 PHONE_CODE_RESEND_SECONDS = env.int("PHONE_CODE_RESEND_SECONDS", default=60)
 PHONE_CODE_MAX_PER_NUMBER_PER_DAY = env.int("PHONE_CODE_MAX_PER_NUMBER_PER_DAY", default=5)
 PHONE_CODE_MAX_PER_IP_PER_HOUR = env.int("PHONE_CODE_MAX_PER_IP_PER_HOUR", default=20)
-LOGIN_MAX_FAILURES_PER_IP = env.int("LOGIN_MAX_FAILURES_PER_IP", default=10)
+PHONE_CODE_MAX_PER_SESSION_PER_DAY = env.int("PHONE_CODE_MAX_PER_SESSION_PER_DAY", default=8)
+# Failed certificate logins per window: per certificate and per account they stop one
+# person's guessing; the per-address ceiling is higher because one health center's NAT
+# address hides many staff, whose valid certificates must still sign in.
+LOGIN_MAX_FAILURES_PER_CERTIFICATE = env.int("LOGIN_MAX_FAILURES_PER_CERTIFICATE", default=10)
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_ACCOUNT", default=10)
+LOGIN_MAX_FAILURES_PER_IP = env.int("LOGIN_MAX_FAILURES_PER_IP", default=100)
+# Failed admin logins (password + OTP) per window, per username and per address.
+ADMIN_LOGIN_MAX_FAILURES_PER_USER = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_USER", default=5)
+ADMIN_LOGIN_MAX_FAILURES_PER_IP = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_IP", default=20)
 ID_CHECK_MAX_PER_IP = env.int("ID_CHECK_MAX_PER_IP", default=120)
 ID_CHECK_MAX_PER_SESSION = env.int("ID_CHECK_MAX_PER_SESSION", default=30)
 ID_CHECK_WINDOW_SECONDS = env.int("ID_CHECK_WINDOW_SECONDS", default=600)

@@ -93,6 +93,17 @@ def _locked_grant(*, grant_id: int, body_id: int | None) -> Grant:
     return grant
 
 
+def _refuse_own_request(grant: Grant, decider) -> None:
+    """Nobody decides a request of their own (an officer who asked their own body, an admin
+    who asked for a permission): someone else has to look at it."""
+    if grant.user_id == decider.pk:
+        raise GrantError(
+            _("본인이 신청한 권한은 직접 승인하거나 반려할 수 없습니다. "
+              "다른 담당자에게 처리를 요청하세요."),
+            code="own_request",
+        )
+
+
 def _already_decided(grant: Grant) -> GrantError:
     return GrantError(
         _("이미 처리된 신청입니다. (현재 상태: %(status)s)") % {"status": grant.get_status_display()},
@@ -108,6 +119,7 @@ def grant_approve(*, grant_id: int, officer=None, admin=None, ip: str | None = N
     decider, body_id = _decider(officer, admin)
     with transaction.atomic():
         grant = _locked_grant(grant_id=grant_id, body_id=body_id)
+        _refuse_own_request(grant, decider)
         if grant.status != Grant.Status.REQUESTED:
             raise _already_decided(grant)
         user = User.objects.select_for_update().get(pk=grant.user_id)
@@ -141,6 +153,7 @@ def grant_reject(*, grant_id: int, reason: str, officer=None, admin=None,
     decider, body_id = _decider(officer, admin)
     with transaction.atomic():
         grant = _locked_grant(grant_id=grant_id, body_id=body_id)
+        _refuse_own_request(grant, decider)
         if grant.status != Grant.Status.REQUESTED:
             raise _already_decided(grant)
         grant.status = Grant.Status.REJECTED

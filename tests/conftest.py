@@ -81,6 +81,19 @@ def _trust_test_pki(settings, test_pki):
     settings.CERT_CRL_PATHS = [str(test_pki.crl)]
 
 
+@pytest.fixture
+def pinned_clock(monkeypatch):
+    """The rate limits' clock stopped at one moment, so a test's failures never straddle two
+    windows (kdcis/ratelimit.py)."""
+    from django.utils import timezone
+
+    from kdcis import ratelimit
+
+    now = timezone.now()
+    monkeypatch.setattr(ratelimit, "_now", lambda: now)
+    return now
+
+
 # ---------------------------------------------------------------------------- reference data
 
 

@@ -61,10 +61,14 @@ def bind(user, issued: pki.Issued):
 
     from cryptography.x509.oid import NameOID
 
+    from accounts.certificates import issuer_key
+
     binding = user.certificate
     binding.fingerprint = hashlib.sha256(issued.der).hexdigest()
     binding.subject_cn = issued.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
     binding.not_before = issued.cert.not_valid_before_utc
     binding.not_after = issued.cert.not_valid_after_utc
+    binding.issuer_dn = issuer_key(issued.cert.issuer)
+    binding.serial = format(issued.cert.serial_number, "x")
     binding.save()
     return binding

@@ -67,7 +67,12 @@ def user(ca, user_key) -> pki.Issued:
 
 @pytest.fixture(scope="session")
 def trust(ca, other_ca) -> TrustStore:
-    return TrustStore.from_pem_bundle(pki.pem([ca, other_ca]))
+    """Both CAs with a current (empty) CRL: without one their certificates are refused."""
+    return TrustStore.from_pem_bundle(pki.pem([ca, other_ca]), crls_for(ca, other_ca))
+
+
+def crls_for(*authorities, revoked=()) -> list[bytes]:
+    return [pki.pem(pki.make_crl(authority, list(revoked))) for authority in authorities]
 
 
 def issue(ca, key, **kwargs) -> pki.Issued:
@@ -134,7 +139,8 @@ def test_corporate_refused_unless_allowed(ca, other_ca, user_key, trust):
 
     refused("corporate_not_allowed", issued, trust)
 
-    allowing = TrustStore.from_pem_bundle(pki.pem([ca, other_ca]), allow_corporate=True)
+    allowing = TrustStore.from_pem_bundle(pki.pem([ca, other_ca]), crls_for(ca, other_ca),
+                                          allow_corporate=True)
     result = verify(issued, allowing)
     assert result.kind == "corporate"
     assert result.policy_oid == CORPORATE
@@ -152,8 +158,8 @@ def test_korean_ca_policy_table(ca, user_key, trust):
 
 def test_policy_table_can_be_extended(ca, user_key):
     issued = issue(ca, user_key, policy_oid="1.2.410.123456.7")
-    extended = TrustStore.from_pem_bundle(pki.pem(ca), policy_oids={"1.2.410.123456.7":
-                                                                    "personal"})
+    extended = TrustStore.from_pem_bundle(pki.pem(ca), crls_for(ca),
+                                          policy_oids={"1.2.410.123456.7": "personal"})
     assert verify(issued, extended).kind == "personal"
 
 
@@ -202,10 +208,11 @@ def test_crl_of_another_ca_does_not_affect(ca, other_ca, user_key):
     issued = issue(ca, user_key, serial=777)
     other_crl = pki.make_crl(other_ca, [777])
     # The other CA is trusted and has a CRL listing the same serial number...
-    store = TrustStore.from_pem_bundle(pki.pem([ca, other_ca]), [pki.pem(other_crl)])
+    store = TrustStore.from_pem_bundle(pki.pem([ca, other_ca]),
+                                       [pki.pem(other_crl), *crls_for(ca)])
     assert verify(issued, store).kind == "personal"
     # ...or is not trusted at all (its CRL is ignored).
-    store = TrustStore.from_pem_bundle(pki.pem(ca), [pki.pem(other_crl)])
+    store = TrustStore.from_pem_bundle(pki.pem(ca), [pki.pem(other_crl), *crls_for(ca)])
     assert verify(issued, store).kind == "personal"
 
 
@@ -224,6 +231,36 @@ def test_crl_with_a_bad_signature_fails_closed(ca, user_key):
     refused("crl_missing", issue(ca, user_key), store)
 
 
+def test_a_ca_without_a_crl_fails_closed(ca, other_ca, user_key):
+    """Regression (issue 16, item 4): a revoked certificate signed in when its CA had no CRL
+    configured. Whatever is missing, revocation is unknown and the certificate is refused."""
+    revoked = issue(ca, user_key, serial=0xDEAD)
+    # No CRL at all, or only another CA's.
+    for crls in ([], crls_for(other_ca, revoked=[0xDEAD])):
+        error = refused("revocation_unknown", revoked,
+                        TrustStore.from_pem_bundle(pki.pem([ca, other_ca]), crls))
+        assert "폐지 여부를 확인할 수 없습니다" in str(error.message)
+    # With its CRL it is known to be revoked.
+    refused("revoked", revoked,
+            TrustStore.from_pem_bundle(pki.pem([ca, other_ca]), crls_for(ca, revoked=[0xDEAD])))
+    assert TrustStore.from_pem_bundle(pki.pem([ca, other_ca]),
+                                      crls_for(ca)).anchors_without_crl() == [
+        other_ca.cert.subject.rfc4514_string()]
+
+
+def test_a_chain_needs_the_crl_of_every_ca(user_key):
+    root = pki.make_ca("KDCIS Test Root", key=pki.cached_key("test-root"))
+    sub = pki.make_ca("KDCIS Test Sub CA", key=pki.cached_key("test-sub"), issuer=root)
+    issued = issue(sub, user_key, serial=99)
+    anchors = pki.pem([root, sub])
+    # No CRL, the issuing CA's only, the root's only: the certificate is refused.
+    for crls in ([], crls_for(sub), crls_for(root)):
+        refused("revocation_unknown", issued, TrustStore.from_pem_bundle(anchors, crls))
+    # An unknown CA is still reported as untrusted, not as a revocation problem.
+    stranger = pki.make_ca("Unknown Sub CA", key=pki.cached_key("test-unknown-sub"))
+    refused("untrusted", issue(stranger, user_key), TrustStore.from_pem_bundle(anchors))
+
+
 def test_bad_configuration_is_refused(ca):
     with pytest.raises(ValueError):
         TrustStore.from_pem_bundle(pki.pem(ca), [pki.pem(ca)])  # a certificate, not a CRL
@@ -239,10 +276,7 @@ def test_intermediate_ca_chain_and_revocation(user_key):
     issued = issue(sub, user_key, serial=99)
     anchors = pki.pem([root, sub])
 
-    # No CRL at all, the leaf issuer's only, and both: all fine.
-    assert verify(issued, TrustStore.from_pem_bundle(anchors)).kind == "personal"
-    leaf_only = TrustStore.from_pem_bundle(anchors, [pki.pem(pki.make_crl(sub, [1]))])
-    assert verify(issued, leaf_only).kind == "personal"
+    # Revocation is only known with a current CRL of every CA of the chain.
     both = [pki.pem(pki.make_crl(sub, [1])), pki.pem(pki.make_crl(root, [2]))]
     assert verify(issued, TrustStore.from_pem_bundle(anchors, both)).kind == "personal"
 
@@ -254,7 +288,7 @@ def test_intermediate_ca_chain_and_revocation(user_key):
     refused("untrusted", issued, TrustStore.from_pem_bundle(anchors, revoked_sub))
 
     # Without the root in the bundle there is no trust anchor to end the chain at.
-    refused("untrusted", issued, TrustStore.from_pem_bundle(pki.pem(sub)))
+    refused("untrusted", issued, TrustStore.from_pem_bundle(pki.pem(sub), crls_for(sub)))
 
 
 def test_key_usage_without_digital_signature(ca, user_key, trust):

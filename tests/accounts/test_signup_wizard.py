@@ -124,12 +124,10 @@ def test_a_certificate_bound_to_someone_else_is_refused(client, test_pki, person
     from accounts import pki
 
     # Re-issue nothing: bind a fresh certificate to alice, then try it in the wizard.
-    issued = test_pki.issue("김앨리()999")
-    binding = personas.alice.certificate
-    import hashlib
+    from tests.accounts.helpers import bind
 
-    binding.fingerprint = hashlib.sha256(issued.der).hexdigest()
-    binding.save()
+    issued = test_pki.issue("김앨리()999")
+    bind(personas.alice, issued)
     client.post("/signup/consent/", {"agree": "on"})
     response = post_certificate(client, "/signup/certificate/", issued, follow=True)
     assert "이미 다른 사용자에게 등록" in html(response)

@@ -36,9 +36,12 @@ def code_for(device: TOTPDevice, *, offset: int = 0) -> str:
     return f"{value:0{device.digits}d}"
 
 
-def admin_login(client, username: str, *, token: str, password: str = PASSWORD):
+GENERIC_FAILURE = "아이디, 비밀번호 또는 OTP 인증코드가 올바르지 않습니다"
+
+
+def admin_login(client, username: str, *, token: str, password: str = PASSWORD, **extra):
     return client.post(LOGIN_URL, {"username": username, "password": password,
-                                   "otp_token": token, "next": "/admin/"})
+                                   "otp_token": token, "next": "/admin/"}, **extra)
 
 
 def page_text(response) -> str:
@@ -86,7 +89,7 @@ def test_a_correct_password_without_a_device_does_not_log_in(client):
     response = admin_login(client, "nodevice", token="123456")
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
-    assert "확인된 OTP 기기가 없어 관리자 화면을 사용할 수 없습니다" in page_text(response)
+    assert GENERIC_FAILURE in page_text(response)
     assert AuditEvent.objects.filter(action="account.login_failed",
                                      new__reason="admin_no_device").exists()
 
@@ -96,14 +99,14 @@ def test_an_unconfirmed_device_does_not_count(client):
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=False)
     response = admin_login(client, "unconfirmed", token=code_for(device))
     assert "_auth_user_id" not in client.session
-    assert "확인된 OTP 기기가 없어" in page_text(response)
+    assert GENERIC_FAILURE in page_text(response)
 
 
 def test_a_correct_password_with_a_wrong_code_does_not_log_in(client, nadmin):
     wrong = code_for(nadmin.device, offset=5)
     response = admin_login(client, nadmin.username, token=wrong)
     assert "_auth_user_id" not in client.session
-    assert "OTP 인증코드가 올바르지 않습니다" in page_text(response)
+    assert GENERIC_FAILURE in page_text(response)
     assert AuditEvent.objects.filter(action="account.login_failed",
                                      new__reason="admin_otp").exists()
 
@@ -111,7 +114,7 @@ def test_a_correct_password_with_a_wrong_code_does_not_log_in(client, nadmin):
 def test_a_correct_password_without_a_code_does_not_log_in(client, nadmin):
     response = admin_login(client, nadmin.username, token="")
     assert "_auth_user_id" not in client.session
-    assert "OTP 인증코드(6자리)를 입력하세요" in page_text(response)
+    assert GENERIC_FAILURE in page_text(response)
 
 
 def test_a_wrong_password_with_a_valid_code_does_not_log_in(client, nadmin):
@@ -148,15 +151,52 @@ def test_a_code_cannot_be_used_twice(client, nadmin):
     assert "_auth_user_id" not in client.session
 
 
-def test_failed_admin_logins_are_rate_limited_per_ip(client, nadmin, settings):
-    settings.LOGIN_MAX_FAILURES_PER_IP = 3
-    for _ in range(3):
-        admin_login(client, nadmin.username, password="wrong-password-0000", token="000000")
+def test_failed_admin_logins_are_rate_limited_per_ip(client, nadmin, settings, pinned_clock):
+    settings.ADMIN_LOGIN_MAX_FAILURES_PER_IP = 3
+    for n in range(3):  # three usernames: only the address ties them together
+        admin_login(client, f"guess{n}", password="wrong-password-0000", token="000000")
     response = admin_login(client, nadmin.username, token=code_for(nadmin.device))
     assert "_auth_user_id" not in client.session
     assert "관리자 로그인 실패가 너무 많습니다" in page_text(response)
     assert AuditEvent.objects.filter(action="account.login_failed",
                                      new__reason="admin_rate_limited").exists()
+
+
+def test_failed_admin_logins_are_rate_limited_per_username(client, nadmin, settings,
+                                                           pinned_clock):
+    """Regression (issue 16, item 2): guesses of one admin's password from many addresses
+    (or with a forged address) are limited by the username."""
+    settings.ADMIN_LOGIN_MAX_FAILURES_PER_USER = 5
+    for n in range(5):
+        admin_login(client, nadmin.username.upper(), password=f"guess-{n}-0000000",
+                    token="000000", REMOTE_ADDR=f"10.0.0.{n + 1}")
+    response = admin_login(client, nadmin.username, token=code_for(nadmin.device),
+                           REMOTE_ADDR="10.9.9.9")
+    assert "_auth_user_id" not in client.session
+    assert "관리자 로그인 실패가 너무 많습니다" in page_text(response)
+    # Another admin is not locked out by it.
+    other = User.objects.create_superuser(username="nadmin2", password=PASSWORD)
+    device = TOTPDevice.objects.create(user=other, name="phone", confirmed=True)
+    assert admin_login(client, "nadmin2", token=code_for(device),
+                       REMOTE_ADDR="10.9.9.9").status_code == 302
+
+
+def test_a_wrong_code_does_not_reveal_that_the_password_was_right(client, nadmin):
+    """Regression (issue 16, item 2): the form used to confirm a correct password by asking
+    for the OTP code; password and code are now judged together."""
+    import re
+
+    def scrub(response) -> str:
+        return re.sub(r' value="[^"]*"', "", page_text(response))
+
+    right_password = admin_login(client, nadmin.username, token=code_for(nadmin.device,
+                                                                          offset=5))
+    wrong_password = admin_login(client, nadmin.username, password="wrong-password-0000",
+                                 token=code_for(nadmin.device, offset=5))
+    no_code = admin_login(client, nadmin.username, token="")
+    assert scrub(right_password) == scrub(wrong_password) == scrub(no_code)
+    assert GENERIC_FAILURE in page_text(right_password)
+    assert "OTP 기기:" not in page_text(right_password)
 
 
 # ---------------------------------------------------------------------------- persona matrix

@@ -81,7 +81,8 @@ def test_the_nightly_purge_drops_old_counters_and_phone_verifications_only():
     out = io.StringIO()
     call_command("purge_expired_records", stdout=out)
     assert ("purged 1 rate-limit counters, 1 phone verifications, 1 signup drafts, "
-            "1 expired sessions; blanked 1 delivered SMS" in out.getvalue())
+            "0 used login challenges, 1 expired sessions; blanked 1 delivered SMS"
+            in out.getvalue())
     assert list(SignupDraft.objects.values_list("key", flat=True)) == ["in-progress"]
     old_sms.refresh_from_db()
     assert (old_sms.to, old_sms.text, old_sms.status) == ("", "", "sent")

@@ -29,6 +29,29 @@ def test_staff_sessions_end_after_thirty_idle_minutes(client, personas, settings
     assert client.get("/approvals/").url.startswith("/login/")
 
 
+def test_a_role_given_during_a_session_is_timed_out(client, test_pki, personas, settings):
+    """Regression (issue 16, item 9): "staff?" was decided once per session and kept, so an
+    applicant made officer while signed in was never timed out."""
+    from institutions.models import ApprovingBody
+    from permissions.services import officer_assign
+    from tests.accounts.helpers import bind, post_certificate
+
+    issued = test_pki.issue("박밥()3001")
+    bind(personas.bob, issued)
+    assert post_certificate(client, "/login/", issued).status_code == 302  # a real login
+    assert client.get("/").status_code == 200  # an applicant: no idle clock
+    assert "last_seen" not in client.session
+    officer_assign(user=personas.bob, body=ApprovingBody.objects.get(code="HC-11680-1"))
+    assert client.get("/").status_code == 200  # now staff: the clock starts
+    session = client.session
+    assert "last_seen" in session
+    session["last_seen"] = int(time.time()) - settings.SESSION_STAFF_IDLE_SECONDS - 5
+    session.save()
+    response = client.get("/")
+    assert response.status_code == 302 and response.url == "/login/"
+    assert "_auth_user_id" not in client.session
+
+
 def test_applicant_sessions_are_not_cut_at_thirty_minutes(client, personas, settings):
     client.force_login(personas.alice)
     session = client.session

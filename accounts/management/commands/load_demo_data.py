@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from accounts import pki
 from accounts.certificates import TrustStore, verify_signed_challenge
-from accounts.models import CertificateBinding, User
+from accounts.models import User
+from accounts.selectors import bindings_for_certificate
 from accounts.services import (
     RequestedPermission,
     helpdesk_assign,
@@ -122,7 +123,7 @@ class Command(BaseCommand):
             if User.objects.filter(username=username).exists():
                 continue
             cert = self._verified(issued[username], trust)
-            if CertificateBinding.objects.filter(fingerprint=cert.fingerprint).exists():
+            if bindings_for_certificate(cert).exists():
                 continue
             if role in ("officer", "helpdesk"):
                 user = staff_account_create(certificate=cert, username=username, mobile=mobile,

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import PhoneVerification, SignupDraft
+from accounts.models import PhoneVerification, SignupDraft, UsedLoginChallenge
 from kdcis.ratelimit import purge_expired
 from kdcis.sms import scrub_finished
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
             "numbers and are only needed for the one-day send cap and the 3-minute code), "
             "signup drafts untouched for longer than a session lives (names, numbers, "
             "certificate data of signups never finished) and expired sessions with their "
-            "login records, and blank the number and text of SMS messages sent or given up "
+            "login records, and used login challenges older than a day, and blank the number and text of SMS messages sent or given up "
             "on more than SMS_RETENTION_DAYS ago. Idempotent and safe to run twice at once.")
 
     def handle(self, *args, **options):
@@ -31,9 +31,13 @@ class Command(BaseCommand):
             ).delete()
             messages = scrub_finished(older_than=timedelta(days=settings.SMS_RETENTION_DAYS),
                                       now=now)
+            # A login challenge expires after minutes; its use only has to outlive it.
+            challenges, _ = UsedLoginChallenge.objects.filter(
+                used_at__lt=now - timedelta(days=1)).delete()
             # What `clearsessions` does for database sessions, counted.
             sessions = Session.objects.filter(expire_date__lt=now).delete()[1].get(
                 Session._meta.label, 0)
         self.stdout.write(f"purged {counters} rate-limit counters, "
                           f"{verifications} phone verifications, {drafts} signup drafts, "
-                          f"{sessions} expired sessions; blanked {messages} delivered SMS")
+                          f"{challenges} used login challenges, {sessions} expired sessions; "
+                          f"blanked {messages} delivered SMS")
