@@ -185,9 +185,10 @@ class Command(BaseCommand):
                 continue
             if role in ("officer", "helpdesk"):
                 body = ApprovingBody.objects.get(code=extra) if role == "officer" else None
-                office = re.sub(r"\D", "", body.phone) if body and body.phone else ""
+                # An officer's office phone is their body's (blank where none is known).
+                office = re.sub(r"\D", "", body.phone) if body else "0221483500"
                 user = staff_account_create(certificate=cert, username=username, mobile=mobile,
-                                            office_phone=office or "0221483500")
+                                            office_phone=office)
                 if body is not None:
                     officer_assign(user=user, body=body)
                 else:
