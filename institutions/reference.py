@@ -13,7 +13,9 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parent / "data"
 HEALTH_CENTERS_CSV = DATA_DIR / "health_centers.csv"
 
-CENTRAL_BODY = {"code": "KDCA-VPM", "name": "질병관리청 예방접종관리과"}
+# The central department approves '교육관리 User(학습자)': its own number is shown on 담당자안내
+# and beside its requests; the helpdesk (1644-1407) stays the general line for everything else.
+CENTRAL_BODY = {"code": "KDCA-VPM", "name": "질병관리청 예방접종관리과", "phone": "043-719-8398"}
 
 INSTITUTION_TYPES = [
     # code, name, is_medical, sort

@@ -1,7 +1,8 @@
 """The cross-cutting tables in the national admins' site.
 
 The audit trail, the SMS outbox and the rate counters are written only by the code: here they
-can be read, never added, changed or deleted. Notices and library files are edited here.
+can be read, never added, changed or deleted. Notices (공지 and 업무연락), the 자주묻는 질문 and
+library files are edited here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy
 
 from kdcis.admin_site import ReadOnlyAdmin, kdcis_admin_site, shown, titled
-from kdcis.models import AuditEvent, LibraryFile, Notice, RateCounter, SmsMessage
+from kdcis.models import AuditEvent, Faq, LibraryFile, Notice, RateCounter, SmsMessage
 from kdcis.phones import mask_mobile
 
 _CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
@@ -123,10 +124,25 @@ class RateCounterAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
 @admin.register(Notice, site=kdcis_admin_site)
 class NoticeAdmin(admin.ModelAdmin):
-    list_display = ("title", "published_at", "is_published")
-    list_filter = ("is_published", "published_at")
+    """공지 (public) and 업무연락 (signed-in users only), told apart by 구분."""
+
+    list_display = ("title", "kind", "published_at", "is_published")
+    list_filter = ("kind", "is_published", "published_at")
     search_fields = ("title", "body")
     date_hierarchy = "published_at"
+    fields = ("kind", "title", "body", "published_at", "is_published")
+
+
+@admin.register(Faq, site=kdcis_admin_site)
+class FaqAdmin(admin.ModelAdmin):
+    """자주묻는 질문: shown on /faq/ by 분류, then 순서."""
+
+    list_display = ("question", "category", "order", "is_published")
+    list_editable = ("order", "is_published")
+    list_filter = ("category", "is_published")
+    search_fields = ("question", "answer")
+    ordering = ("category", "order", "pk")
+    fields = ("category", "question", "answer", "order", "is_published")
 
 
 @admin.register(LibraryFile, site=kdcis_admin_site)

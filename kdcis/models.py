@@ -1,4 +1,5 @@
-"""Cross-cutting tables: the audit trail, the SMS outbox, rate counters, notices and files."""
+"""Cross-cutting tables: the audit trail, the SMS outbox, rate counters, notices (공지 and
+업무연락), frequently asked questions and files."""
 
 from django.conf import settings
 from django.db import models
@@ -91,8 +92,19 @@ class RateCounter(models.Model):
 
 
 class Notice(models.Model):
-    """공지: notices managed in the admin."""
+    """공지 and 업무연락: posts managed in the admin, told apart by `kind`.
 
+    공지 (notices) are public. 업무연락 (work correspondence: what the ministry sends to health
+    centers and institutions, and back) is shown to signed-in users only (see
+    `kdcis.views.work_list`).
+    """
+
+    class Kind(models.TextChoices):
+        NOTICE = "notice", _("공지")
+        WORK = "work", _("업무연락")
+
+    kind = models.CharField(_("구분"), max_length=10, choices=Kind.choices,
+                            default=Kind.NOTICE)
     title = models.CharField(_("제목"), max_length=200)
     body = models.TextField(_("내용"))
     published_at = models.DateTimeField(_("게시일"), db_index=True)
@@ -100,11 +112,38 @@ class Notice(models.Model):
 
     class Meta:
         ordering = ["-published_at"]
-        verbose_name = _("공지")
-        verbose_name_plural = _("공지")
+        indexes = [models.Index(fields=["kind", "-published_at"], name="notice_kind_idx")]
+        verbose_name = _("공지·업무연락")
+        verbose_name_plural = _("공지·업무연락")
 
     def __str__(self) -> str:
         return self.title
+
+
+class Faq(models.Model):
+    """자주묻는 질문: questions and answers edited in the admin, shown by category."""
+
+    class Category(models.TextChoices):
+        # In the order the page shows them (the order of the signup and the guide).
+        SIGNUP = "signup", _("사용자 가입")
+        CERTIFICATE = "certificate", _("인증서")
+        PERMISSION = "permission", _("권한 신청·승인")
+        WITHDRAWAL = "withdrawal", _("탈퇴")
+
+    category = models.CharField(_("분류"), max_length=20, choices=Category.choices)
+    question = models.CharField(_("질문"), max_length=300)
+    answer = models.TextField(_("답변"))
+    order = models.PositiveSmallIntegerField(_("순서"), default=0,
+                                             help_text=_("분류 안에서 작은 번호가 먼저 보입니다."))
+    is_published = models.BooleanField(_("게시"), default=True)
+
+    class Meta:
+        ordering = ["category", "order", "pk"]
+        verbose_name = _("자주묻는 질문")
+        verbose_name_plural = _("자주묻는 질문")
+
+    def __str__(self) -> str:
+        return self.question
 
 
 class LibraryFile(models.Model):

@@ -216,10 +216,13 @@ def test_the_checker_finds_a_control_without_a_label_and_a_dangling_reference(pa
 def test_public_pages_have_no_serious_accessibility_violations(
     page, live_server, reference_data, test_pki
 ):
-    from kdcis.models import LibraryFile, Notice
+    from kdcis.models import Faq, LibraryFile, Notice
 
     notice = Notice.objects.create(title="사용자 가입 안내", body="첫 줄\n둘째 줄",
                                    published_at=timezone.now())
+    for category, question in (("signup", "접근성 점검용 가입 질문"),
+                               ("certificate", "접근성 점검용 인증서 질문")):
+        Faq.objects.create(category=category, question=question, answer="첫 줄\n둘째 줄")
     LibraryFile.objects.create(title="사용자 가입 방법", description="안내서",
                                file="library/guide.txt", published_at=timezone.now())
     axe = Axe(page)
@@ -231,12 +234,16 @@ def test_public_pages_have_no_serious_accessibility_violations(
         ("/notices/", "notices"),
         (f"/notices/{notice.pk}/", "a notice"),
         ("/library/", "library"),
+        ("/faq/", "faq"),
         ("/institution-registration/", "institution registration guide"),
         ("/no-such-page/", "404"),
         ("/admin/login/", "national admin login"),
     ]:
         page.goto(url)
         axe.check(label)
+    page.goto("/faq/")
+    page.get_by_text("접근성 점검용 인증서 질문").click()
+    axe.check("faq, an answer open")
     page.goto("/login/")
     open_dialog(page, "인증서 로그인")
     axe.check("login, dialog open")
@@ -273,14 +280,21 @@ def test_every_step_of_the_signup_wizard_has_no_serious_accessibility_violations
 def test_applicant_pages_have_no_serious_accessibility_violations(
     page, live_server, personas, complete_supplementary_info
 ):
+    from kdcis.models import Notice
     from permissions.models import Grant
 
     alice = personas.alice
+    work = Notice.objects.create(kind=Notice.Kind.WORK, title="예방접종 등록 점검 협조",
+                                 body="첫 줄\n둘째 줄", published_at=timezone.now())
     axe = Axe(page)
     log_in(page, live_server, alice)
     page.goto("/")
     expect(page.get_by_role("heading", name="가입 신청 처리 현황")).to_be_visible()
     axe.check("pending status")
+    page.goto("/work/")
+    axe.check("work correspondence")
+    page.goto(f"/work/{work.pk}/")
+    axe.check("a work correspondence")
     page.goto("/vaccination/")
     axe.check("area refused (pending)")
 

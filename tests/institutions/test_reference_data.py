@@ -73,3 +73,15 @@ def test_demo_institutions_get_the_health_center_of_their_address():
     assert merged.region.name == "전남광주통합특별시"
     assert merged.jurisdiction.sigungu == "동구"
     assert Institution.objects.values("region").distinct().count() >= 8
+
+
+def test_the_central_department_has_its_own_number_kept_once_edited():
+    _load()
+    central = ApprovingBody.objects.get(kind="central")
+    assert central.phone == "043-719-8398" and central.contact_phone == "043-719-8398"
+    central.phone = "043-719-0000"
+    central.save()
+    second = _load()
+    assert "updated" not in second
+    central.refresh_from_db()
+    assert central.phone == "043-719-0000"

@@ -21,7 +21,7 @@ from institutions.models import (
     SupplementaryInfo,
 )
 from kdcis.admin_site import kdcis_admin_site
-from kdcis.models import AuditEvent, LibraryFile, Notice, RateCounter, SmsMessage
+from kdcis.models import AuditEvent, Faq, LibraryFile, Notice, RateCounter, SmsMessage
 from permissions.models import Grant, Officer
 
 pytestmark = pytest.mark.django_db
@@ -230,6 +230,7 @@ def _fill_every_table(personas):
     PhoneVerification.objects.create(session_key="s", phone="01011112222", code_hash="x$y",
                                      created_at=now, expires_at=now, ip="127.0.0.1")
     Notice.objects.create(title="공지", body="내용", published_at=now)
+    Faq.objects.create(category=Faq.Category.SIGNUP, question="질문", answer="답변")
     LibraryFile.objects.create(title="안내서", file="library/guide.pdf", published_at=now)
     institution = Institution.objects.get(number="11110101")
     system, _ = MedicalInformationSystem.objects.get_or_create(name="테스트 EMR")
@@ -270,7 +271,7 @@ def test_models_are_registered_on_the_otp_site(nadmin_client):
         "institutions.SupplementaryInfo",
         "permissions.PermissionType", "permissions.Grant", "permissions.Officer",
         "kdcis.AuditEvent", "kdcis.SmsMessage", "kdcis.RateCounter", "kdcis.Notice",
-        "kdcis.LibraryFile", "otp_totp.TOTPDevice",
+        "kdcis.LibraryFile", "kdcis.Faq", "otp_totp.TOTPDevice",
     }
     assert expected <= registered
 
@@ -535,3 +536,21 @@ def test_list_titles_read_as_korean(nadmin_client):
     page = page_text(nadmin_client.get("/admin/kdcis/auditevent/"))
     assert "조회할 감사 기록 선택" in page
     assert "를(을)" not in page and "보기위한" not in page
+
+
+def test_admins_edit_the_faq_and_post_work_correspondence(nadmin_client):
+    response = nadmin_client.post("/admin/kdcis/faq/add/", {
+        "category": "certificate", "question": "인증서 암호를 잊었습니다.",
+        "answer": "인증서를 발급한 기관에서 다시 발급받으세요.", "order": "5",
+        "is_published": "on"})
+    assert response.status_code == 302, page_text(response)
+    faq = Faq.objects.get(question="인증서 암호를 잊었습니다.")
+    assert faq.category == "certificate" and faq.order == 5 and faq.is_published
+    body = page_text(nadmin_client.get("/admin/kdcis/faq/"))
+    assert "자주묻는 질문" in body and "인증서 암호를 잊었습니다." in body
+    response = nadmin_client.post("/admin/kdcis/notice/add/", {
+        "kind": "work", "title": "예방접종 등록 점검 협조", "body": "관할 의료기관 점검",
+        "published_at_0": "2026-12-01", "published_at_1": "09:00:00", "is_published": "on"})
+    assert response.status_code == 302, page_text(response)
+    assert Notice.objects.get(title="예방접종 등록 점검 협조").kind == Notice.Kind.WORK
+    assert "업무연락" in page_text(nadmin_client.get("/admin/kdcis/notice/?kind=work"))

@@ -36,7 +36,8 @@ def test_every_page_forbids_inline_script_and_framing(client):
 
 
 def test_no_page_loads_anything_from_another_host(client):
-    for url in ("/", "/login/", "/signup/consent/", "/contacts/", "/notices/", "/library/"):
+    for url in ("/", "/login/", "/signup/consent/", "/contacts/", "/notices/", "/library/",
+                "/faq/"):
         html = client.get(url).content.decode()
         assert "http://" not in html.replace("http://127.0.0.1", "")
         assert "https://" not in html

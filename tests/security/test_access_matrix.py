@@ -15,7 +15,7 @@ one table listing every violation:
 - any 5xx, for anyone.
 
 `VARIANTS` adds the same patterns with other objects whose policy differs (another body's
-request, an unpublished notice) and a few real POSTs (a decision, a helpdesk correction) that
+request, an unpublished notice, a 업무연락 under /notices/) and a few real POSTs (a decision, a helpdesk correction) that
 only the right persona may turn into a state change.
 
 Each visit runs in a savepoint that is rolled back, with the client's cookies restored, so
@@ -128,6 +128,11 @@ POLICY: dict[str, Rule] = {
     "notice_detail": Rule(EVERYONE, must_reach=True),
     "library": Rule(EVERYONE, must_reach=True),
     "library_download": Rule(EVERYONE, must_reach=True),
+    "faq": Rule(EVERYONE, must_reach=True),
+    # 업무연락: work between the system's users, so any signed-in account (see
+    # kdcis.views.work_list); visitors go to the login page.
+    "work_list": Rule(SIGNED_IN, must_reach=True),
+    "work_detail": Rule(SIGNED_IN, must_reach=True),
     "healthz": Rule(EVERYONE, must_reach=True),
     # A renewed certificate is re-bound only right after a certificate login in the same
     # session; without one, nobody gets the page.
@@ -205,6 +210,12 @@ VARIANTS: tuple[Variant, ...] = (
             NOT_FOUND_FOR_ALL),
     Variant("notice_detail", "a notice published tomorrow",
             {"pk": lambda w: w.future_notice.pk}, NOT_FOUND_FOR_ALL),
+    Variant("notice_detail", "a 업무연락 (signed-in users only)",
+            {"pk": lambda w: w.work_notice.pk}, NOT_FOUND_FOR_ALL),
+    Variant("work_detail", "a 공지 (not a 업무연락)", {"pk": lambda w: w.notice.pk},
+            Rule(NOBODY, anonymous=LOGIN, others=404)),
+    Variant("work_detail", "an unpublished 업무연락", {"pk": lambda w: w.draft_work_notice.pk},
+            Rule(NOBODY, anonymous=LOGIN, others=404)),
     Variant("library_download", "a file published tomorrow",
             {"pk": lambda w: w.future_file.pk}, NOT_FOUND_FOR_ALL),
     # Decisions and corrections posted for real: only the right person changes anything.
@@ -293,6 +304,7 @@ PORTAL_FILLS: dict[str, dict[str, Callable[[World], object]]] = {
     "permission_change_body": {"grant_id": lambda w: w.alice_vaccination.pk},
     "approval_detail": {"grant_id": lambda w: w.alice_vaccination.pk},
     "notice_detail": {"pk": lambda w: w.notice.pk},
+    "work_detail": {"pk": lambda w: w.work_notice.pk},
     "library_download": {"pk": lambda w: w.library_file.pk},
 }
 # Path converters of Django's admin patterns, by parameter name.
@@ -358,6 +370,8 @@ class World:
     notice: object
     draft_notice: object
     future_notice: object
+    work_notice: object
+    draft_work_notice: object
     library_file: object
     future_file: object
     user_content_type: int
@@ -401,6 +415,11 @@ def world(personas, complete_supplementary_info, settings, tmp_path) -> World:
     draft_notice = Notice.objects.create(title="초안", body="내용", published_at=yesterday,
                                          is_published=False)
     future_notice = Notice.objects.create(title="예약", body="내용", published_at=tomorrow)
+    work_notice = Notice.objects.create(kind=Notice.Kind.WORK, title="업무연락", body="내용",
+                                        published_at=yesterday)
+    draft_work_notice = Notice.objects.create(kind=Notice.Kind.WORK, title="초안",
+                                              body="내용", published_at=yesterday,
+                                              is_published=False)
     library_file = LibraryFile.objects.create(title="안내서", file="library/guide.txt",
                                               published_at=yesterday)
     future_file = LibraryFile.objects.create(title="예약", file="library/guide.txt",
@@ -419,6 +438,7 @@ def world(personas, complete_supplementary_info, settings, tmp_path) -> World:
                                    permission_type__code="education_learner"),
         bob_vaccination=grants.get(user=personas.bob, permission_type__code="vaccination_user"),
         notice=notice, draft_notice=draft_notice, future_notice=future_notice,
+        work_notice=work_notice, draft_work_notice=draft_work_notice,
         library_file=library_file, future_file=future_file,
         user_content_type=ContentType.objects.get_for_model(User).pk,
     )

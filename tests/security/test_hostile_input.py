@@ -925,6 +925,8 @@ def test_ids_in_paths_and_page_numbers(client, personas):
             (anonymous, "get", "/notices/", {"page": value}),
             (anonymous, "get", "/library/", {"page": value}),
             (anonymous, "get", "/contacts/", {"region": value}),
+            (clients["alice"], "get", f"/work/{part}/", None),
+            (clients["alice"], "get", "/work/", {"page": value}),
             (clients["oscar"], "get", f"/approvals/{part}/", None),
             (clients["hana"], "get", f"/helpdesk/users/{part}/", None),
             (clients["hana"], "get", f"/helpdesk/institutions/{part}/", None),

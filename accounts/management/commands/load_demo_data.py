@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 from pathlib import Path
 
 from cryptography import x509
@@ -25,12 +26,39 @@ from permissions.services import grant_approve, officer_assign
 
 DEMO_DIR = settings.BASE_DIR / "var" / "demo"
 
-# username, certificate CN, p12 password, mobile, role, extra
+# username, certificate CN, p12 password, mobile, role, extra (approving body code for an
+# officer, institution number for an applicant). There is an officer for the jurisdiction
+# (관할보건소) of every demo institution (institutions.reference.DEMO_INSTITUTIONS), so every
+# demo applicant's request has someone to decide it.
 PERSONAS = [
     ("jongno01", "김보건()0010041200805281000001", "demo-officer-1", "01090000001", "officer",
      "HC-11110-1"),
     ("gangnam01", "이강남()0010041200805281000002", "demo-officer-2", "01090000002", "officer",
      "HC-11680-1"),
+    ("junggu01", "윤중구()0010041200805281000020", "demo-officer-3", "01090000020", "officer",
+     "HC-11140-1"),
+    ("mapo01", "장마포()0010041200805281000021", "demo-officer-4", "01090000021", "officer",
+     "HC-11440-1"),
+    ("haeundae01", "배해운()0010041200805281000022", "demo-officer-5", "01090000022", "officer",
+     "HC-26350-1"),
+    ("gunwi01", "권군위()0010041200805281000023", "demo-officer-6", "01090000023", "officer",
+     "HC-27720-1"),
+    ("jemulpo01", "문제물()0010041200805281000024", "demo-officer-7", "01090000024", "officer",
+     "HC-28125-1"),
+    ("jangan01", "서장안()0010041200805281000025", "demo-officer-8", "01090000025", "officer",
+     "HC-41111-1"),
+    ("songtan01", "임송탄()0010041200805281000026", "demo-officer-9", "01090000026", "officer",
+     "HC-41220-1"),
+    ("chuncheon01", "신춘천()0010041200805281000027", "demo-officer-10", "01090000027",
+     "officer", "HC-51110-1"),
+    ("wansan01", "전완산()0010041200805281000028", "demo-officer-11", "01090000028", "officer",
+     "HC-52111-1"),
+    ("gjdonggu01", "황동구()0010041200805281000029", "demo-officer-12", "01090000029",
+     "officer", "HC-12210-1"),
+    ("mokpo01", "노목포()0010041200805281000030", "demo-officer-13", "01090000030", "officer",
+     "HC-12110-1"),
+    ("jejudongbu01", "고제주()0010041200805281000031", "demo-officer-14", "01090000031",
+     "officer", "HC-50110-1"),
     ("kdca01", "정중앙()0010041200805281000003", "demo-central-1", "01090000003", "officer",
      "KDCA-VPM"),
     ("help01", "박상담()0010041200805281000004", "demo-helpdesk-1", "01090000004", "helpdesk",
@@ -40,21 +68,37 @@ PERSONAS = [
     ("clinic02", "최대기()0010041200805281000006", "demo-clinic-2", "01022223333", "pending",
      "11110102"),
 ]
+# Certificates of nobody signed up: ten fresh applicants, then two the portal must refuse.
 UNREGISTERED = [
     ("new-applicant", "이신규()0010041200805281000010", "demo-new-1", "valid"),
     ("new-applicant-2", "강하나()0010041200805281000011", "demo-new-2", "valid"),
+    ("new-applicant-3", "조민준()0010041200805281000040", "demo-new-3", "valid"),
+    ("new-applicant-4", "윤서연()0010041200805281000041", "demo-new-4", "valid"),
+    ("new-applicant-5", "장도윤()0010041200805281000042", "demo-new-5", "valid"),
+    ("new-applicant-6", "임하은()0010041200805281000043", "demo-new-6", "valid"),
+    ("new-applicant-7", "한지호()0010041200805281000044", "demo-new-7", "valid"),
+    ("new-applicant-8", "오수아()0010041200805281000045", "demo-new-8", "valid"),
+    ("new-applicant-9", "서예준()0010041200805281000046", "demo-new-9", "valid"),
+    ("new-applicant-10", "신지우()0010041200805281000047", "demo-new-10", "valid"),
     ("revoked", "한폐기()0010041200805281000012", "demo-revoked", "revoked"),
     ("expired", "오만료()0010041200805281000013", "demo-expired", "expired"),
 ]
+# A renewed certificate (same subject, same CA, new key and serial) of a signed-up persona:
+# logging in with it is not refused but offers 인증서 재등록 (accounts.services
+# .renewal_candidate), confirmed by a code sent to the persona's mobile.
+# file name, p12 password, the persona whose certificate it renews
+RENEWED = [("clinic01-renewed", "demo-clinic-1-renewed", "clinic01")]
 
 
 class Command(BaseCommand):
     help = (
         "Create the demo set: a demo CA with its CRL under var/demo/ (the trust anchors and CRL "
-        "that `make run` configures), .p12 certificates with their passwords, two health-center "
-        "officers, a central-department officer, a helpdesk agent, an approved and a pending "
-        "applicant, a national admin (password + TOTP), and a notice and a library file. "
-        "Idempotent: existing files and accounts are kept."
+        "that `make run` configures), .p12 certificates with their passwords: an officer for "
+        "the health center of every demo institution, a central-department officer, a helpdesk "
+        "agent, an approved and a pending applicant, ten applicants not signed up yet, a "
+        "renewed certificate of the approved applicant (re-binding), a revoked and an expired "
+        "one; a national admin (password + TOTP), a notice, a 업무연락 and a library file. "
+        "Idempotent: existing files and accounts are kept; a second run changes nothing."
     )
 
     def handle(self, *args, **options):
@@ -68,11 +112,11 @@ class Command(BaseCommand):
             issued[name] = self._certificate(ca, name, cn, password, kind=kind)
             if kind == "revoked":
                 revoked_serials.append(issued[name].cert.serial_number)
-        crl = pki.make_crl(ca, revoked_serials,
-                           next_update=timezone.now() + dt.timedelta(days=3650))
-        (DEMO_DIR / "crl.pem").write_bytes(pki.pem(crl))
-        trust = TrustStore.from_pem_bundle(
-            pki.pem(ca.cert), [pki.pem(crl)], allow_corporate=False)
+        cn_of = {username: cn for username, cn, *_rest in PERSONAS}
+        for name, password, persona in RENEWED:
+            self._certificate(ca, name, cn_of[persona], password)
+        crl_pem = self._crl(ca, revoked_serials)
+        trust = TrustStore.from_pem_bundle(pki.pem(ca.cert), [crl_pem], allow_corporate=False)
         with transaction.atomic():
             self._accounts(issued, trust)
             admin_secret = self._admin()
@@ -109,6 +153,21 @@ class Command(BaseCommand):
         p12_path.write_bytes(pki.to_p12(issued, password, ca=ca))
         return issued
 
+    def _crl(self, ca: pki.Authority, revoked_serials: list[int]) -> bytes:
+        """The demo CRL: kept while it is the CA's, lists the same serials and has more than
+        a year to run (so a second run rewrites nothing); otherwise issued again."""
+        path = DEMO_DIR / "crl.pem"
+        if path.exists():
+            crl = x509.load_pem_x509_crl(path.read_bytes())
+            if (crl.is_signature_valid(ca.cert.public_key())
+                    and {r.serial_number for r in crl} == set(revoked_serials)
+                    and crl.next_update_utc > timezone.now() + dt.timedelta(days=365)):
+                return path.read_bytes()
+        crl = pki.make_crl(ca, revoked_serials,
+                           next_update=timezone.now() + dt.timedelta(days=3650))
+        path.write_bytes(pki.pem(crl))
+        return pki.pem(crl)
+
     # -- database
 
     def _verified(self, issued, trust):
@@ -126,10 +185,13 @@ class Command(BaseCommand):
             if bindings_for_certificate(cert).exists():
                 continue
             if role in ("officer", "helpdesk"):
+                body = ApprovingBody.objects.get(code=extra) if role == "officer" else None
+                # An officer's office phone is their body's (blank where none is known).
+                office = re.sub(r"\D", "", body.phone) if body else "0221483500"
                 user = staff_account_create(certificate=cert, username=username, mobile=mobile,
-                                            office_phone="0221483500")
-                if role == "officer":
-                    officer_assign(user=user, body=ApprovingBody.objects.get(code=extra))
+                                            office_phone=office)
+                if body is not None:
+                    officer_assign(user=user, body=body)
                 else:
                     helpdesk_assign(user=user)
                 continue
@@ -161,13 +223,22 @@ class Command(BaseCommand):
         return device.config_url
 
     def _content(self) -> None:
-        if not Notice.objects.exists():
+        if not Notice.objects.filter(kind=Notice.Kind.NOTICE).exists():
             Notice.objects.create(
                 title="질병보건통합관리시스템 사용자 가입 및 권한 신청 안내",
                 body="처음 사용하시는 경우 '사용자 가입'에서 개인정보수집동의, 인증서등록, "
                      "사용자정보등록, 권한신청 순으로 가입을 진행하세요.\n"
                      "예방접종관리 메뉴를 3개월 이상 사용하지 않으면 권한이 자동으로 "
                      "미승인 처리됩니다.",
+                published_at=timezone.now())
+        if not Notice.objects.filter(kind=Notice.Kind.WORK).exists():
+            Notice.objects.create(
+                kind=Notice.Kind.WORK,
+                title="[질병관리청 예방접종관리과] 관할 의료기관 권한 신청 처리 협조 요청",
+                body="각 보건소에서는 관할 의료기관의 '예방접종관리 User' 권한 신청을 "
+                     "확인하시어 신속히 승인 또는 반려하여 주시기 바랍니다.\n"
+                     "승인기관을 잘못 선택한 신청은 반려 사유에 기관 주소지 관할 보건소를 "
+                     "안내하여 주시기 바랍니다.",
                 published_at=timezone.now())
         if not LibraryFile.objects.exists():
             from django.core.files.base import ContentFile
@@ -180,11 +251,24 @@ class Command(BaseCommand):
             item.save()
 
     def _write_summary(self, admin_otp_url: str) -> None:
+        bodies = {body.code: str(body) for body in ApprovingBody.objects.select_related(
+            "region").filter(code__in=[p[5] for p in PERSONAS if p[4] == "officer"])}
+        institutions = dict(Institution.objects.values_list("number", "name"))
         lines = ["Demo certificates (var/demo/, pick them in the certificate dialog):"]
         for username, _cn, password, _m, role, extra in PERSONAS:
-            lines.append(f"  {username}.p12  password {password}  ({role} {extra})")
+            if role == "officer":
+                what = f"officer of {bodies.get(extra, extra)}"
+            elif role in ("applicant", "pending"):
+                state = "approved" if role == "applicant" else "request pending"
+                what = f"applicant of {institutions.get(extra, extra)}, {state}"
+            else:
+                what = role
+            lines.append(f"  {username}.p12  password {password}  ({what})")
         for name, _cn, password, kind in UNREGISTERED:
             lines.append(f"  {name}.p12  password {password}  (not signed up; {kind})")
+        for name, password, persona in RENEWED:
+            lines.append(f"  {name}.p12  password {password}  (renewed certificate of "
+                         f"{persona}: logging in with it offers 인증서 재등록)")
         lines += [
             "National admin: /admin/  user admin  password demo-admin-password-2026",
             f"  TOTP (add to an authenticator app): {admin_otp_url}",
@@ -192,5 +276,7 @@ class Command(BaseCommand):
             "SMS messages, codes included, are printed in this terminal (console SMS backend).",
         ]
         text = "\n".join(lines)
-        (DEMO_DIR / "README.txt").write_text(text + "\n", encoding="utf-8")
+        path = DEMO_DIR / "README.txt"
+        if not path.exists() or path.read_text(encoding="utf-8") != text + "\n":
+            path.write_text(text + "\n", encoding="utf-8")
         self.stdout.write(text)

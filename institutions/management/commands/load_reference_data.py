@@ -69,10 +69,7 @@ class Command(BaseCommand):
             else:
                 # The phone is maintained in the admin after the first load: never overwrite.
                 tally("health center", _upsert(ApprovingBody, {"pk": existing.pk}, values))
-        tally("central", _upsert(
-            ApprovingBody, {"code": reference.CENTRAL_BODY["code"]},
-            {"name": reference.CENTRAL_BODY["name"], "kind": ApprovingBody.Kind.CENTRAL},
-        ))
+        tally("central", self._central())
         for code, name, is_medical, sort in reference.INSTITUTION_TYPES:
             tally("institution type", _upsert(
                 InstitutionType, {"code": code},
@@ -92,6 +89,18 @@ class Command(BaseCommand):
             self._demo_institutions(tally)
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
         self.stdout.write(f"Reference data loaded ({summary}).")
+
+    def _central(self) -> str:
+        central = reference.CENTRAL_BODY
+        result = _upsert(ApprovingBody, {"code": central["code"]},
+                         {"name": central["name"], "kind": ApprovingBody.Kind.CENTRAL})
+        # Like a health center's, the phone is maintained in the admin once set: it is only
+        # filled in while blank (a first load, or a database from before it was known).
+        if ApprovingBody.objects.filter(code=central["code"], phone="").update(
+            phone=central["phone"]
+        ) and result == "unchanged":
+            result = "updated"
+        return result
 
     def _demo_institutions(self, tally) -> None:
         for number, name, type_code, category, postcode, address, sigungu in (
