@@ -554,7 +554,7 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
         draft["profile_done"] = False
         wizard.save_draft(request.session, draft)
         return redirect("signup_profile")
-    error = ""
+    error = off_jurisdiction = ""
     if request.method == "POST":
         picked: dict[str, dict] = {}
         requested: list[RequestedPermission] = []
@@ -573,6 +573,8 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
         wizard.save_draft(request.session, draft)
         if not error and not requested:
             error = _("신청할 권한을 하나 이상 선택하세요.")
+        elif not error and request.POST.get("off_jurisdiction_ok") != "on":
+            error = off_jurisdiction = _off_jurisdiction_warning(requested, institution)
         if not error:
             cert = _cert_from_session(draft["certificate"])
             name = state.get("name") if cert.kind == "corporate" else cert.name
@@ -606,13 +608,26 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
                 # Keep nothing personal in the draft once the account holds it.
                 wizard.replace_draft(request.session, {"submitted_user_id": user.pk})
                 return redirect("signup_done")
-        wizard.flash(request.session, "permissions", error=str(error))
+        wizard.flash(request.session, "permissions", error=str(error),
+                     off_jurisdiction=bool(off_jurisdiction))
         return redirect("signup_permissions")
-    error = wizard.take_flash(request.session, "permissions").get("error", "")
+    flashed = wizard.take_flash(request.session, "permissions")
     return render(request, "accounts/signup/permissions.html", _step_context(
         "permissions", rows=_permission_rows(draft, institution), institution=institution,
-        error=error,
+        error=flashed.get("error", ""), ask_off_jurisdiction=flashed.get("off_jurisdiction"),
     ))
+
+
+def _off_jurisdiction_warning(requested: list[RequestedPermission], institution) -> str:
+    """Before submitting: a health center other than the one of the institution's address
+    decides only if the applicant confirms it (it may transfer the request back)."""
+    home = institution.jurisdiction
+    for item in requested:
+        if home is not None and item.body.kind == home.kind and item.body.pk != home.pk:
+            return _("선택한 승인기관(%(chosen)s)은 기관 주소지 관할 보건소가 아닙니다. 기관 "
+                     "주소지 관할 보건소는 %(home)s입니다. 그대로 신청하려면 아래 확인란을 "
+                     "선택하세요.") % {"chosen": item.body.name, "home": home.name}
+    return ""
 
 
 def _own_submission(draft: dict, state: dict) -> int | None:

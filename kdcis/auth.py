@@ -20,6 +20,6 @@ class PortalBackend(ModelBackend):
         if user_id is None:
             return None
         user = (UserModel._default_manager
-                .select_related("institution", "officer__body__region")
+                .select_related("institution__type", "officer__body__region")
                 .filter(pk=user_id).first())
         return user if user is not None and self.user_can_authenticate(user) else None

@@ -15,12 +15,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from institutions.models import Region
 from kdcis.ids import parse_id, safe_local_path
+from kdcis.korean import particle
 from kdcis.phones import mask_mobile
 from kdcis.ratelimit import client_ip
 from permissions.decorators import officer_required
 from permissions.models import Grant, PermissionType
 from permissions.selectors import approval_queue_for, approval_queue_page, grant_for_officer
-from permissions.services import grants_decide
+from permissions.services import GrantError, grant_transfer, grants_decide
 
 STATUS_CHOICES = [("requested", gettext_lazy("신청중")), ("approved", gettext_lazy("승인")),
                   ("rejected", gettext_lazy("반려")), ("cancelled", gettext_lazy("신청취소")),
@@ -57,7 +58,16 @@ def _is_date(value) -> bool:
         return False
 
 
-def _rows(grants) -> list[dict]:
+def _off_jurisdiction(grant, body) -> bool:
+    """Sent to a health center (`body`, the grant's) other than the one of the institution's
+    address."""
+    institution = grant.user.institution
+    return bool(institution and institution.jurisdiction_id
+                and body.kind == body.Kind.HEALTH_CENTER
+                and institution.jurisdiction_id != body.pk)
+
+
+def _rows(grants, body) -> list[dict]:
     today = timezone.localdate()
     rows = []
     for g in grants:
@@ -67,6 +77,7 @@ def _rows(grants) -> list[dict]:
             "requested_at": local.strftime("%Y-%m-%d %H:%M"),
             "waiting_days": (today - local.date()).days,
             "url": reverse("approval_detail", args=[g.pk]),
+            "off_jurisdiction": _off_jurisdiction(g, body),
         })
     return rows
 
@@ -81,7 +92,8 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     page = approval_queue_page(officer, after=request.GET.get("after", ""),
                                before=request.GET.get("before", ""), **filters)
     return render(request, "permissions/approvals.html", {
-        "officer": officer, "queue": page, "rows": _rows(page.grants),
+        "officer": officer, "queue": page, "rows": _rows(page.grants, officer.body),
+        "ticked": set(request.session.pop(TICKED_SESSION_KEY, [])),
         "filters": filters, "status_choices": STATUS_CHOICES,
         "permission_types": PermissionType.objects.filter(approver=_approver_kind(officer)),
         "regions": Region.objects.all(),
@@ -101,7 +113,10 @@ def approval_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
         .select_related("permission_type", "body").order_by("-requested_at")
     )
     certificate = getattr(grant.user, "certificate", None)
+    institution = grant.user.institution
     return render(request, "permissions/approval_detail.html", {
+        "off_jurisdiction": _off_jurisdiction(grant, officer.body),
+        "home": institution.jurisdiction if institution and institution.jurisdiction_id else None,
         "grant": grant, "history": history, "certificate": certificate,
         "masked_mobile": mask_mobile(grant.user.mobile),
         "waiting_days": (timezone.localdate() - timezone.localdate(grant.requested_at)).days,
@@ -116,6 +131,27 @@ def _ids(request: HttpRequest) -> list[int]:
             raise Http404
         ids.append(grant_id)
     return list(dict.fromkeys(ids))
+
+
+@officer_required
+@require_POST
+def approval_transfer(request: HttpRequest, grant_id: int) -> HttpResponse:
+    """이관: one click sends an off-jurisdiction request to the institution's health center."""
+    officer = request.user.officer
+    if grant_for_officer(officer, grant_id) is None:
+        raise Http404
+    try:
+        grant = grant_transfer(grant_id=grant_id, officer=officer, ip=client_ip(request))
+    except GrantError as exc:
+        messages.error(request, exc.message)
+        return redirect("approval_detail", grant_id=grant_id)
+    messages.success(request, _("%(body)s 이관했습니다 (신청 #%(id)d). 신청자에게 문자로 "
+                                "알렸습니다.") % {"id": grant.pk,
+                                                  "body": particle(grant.body.name, "으로/로")})
+    return redirect("approvals")
+
+
+TICKED_SESSION_KEY = "approvals_ticked"
 
 
 @officer_required
@@ -142,6 +178,7 @@ def approval_decide(request: HttpRequest) -> HttpResponse:
         raise Http404
     if action == "reject" and not reason:
         messages.error(request, _("반려 사유를 입력하세요."))
+        request.session[TICKED_SESSION_KEY] = ids  # the page comes back with them ticked
         return redirect(back)
     for decision in grants_decide(grant_ids=ids, approve=action == "approve", reason=reason,
                                   officer=officer, ip=client_ip(request)):

@@ -15,7 +15,7 @@ def _nav(request) -> dict:
     from permissions.selectors import approved_areas
 
     areas = approved_areas(user)
-    nav["folders"] = [FOLDERS[a]() for a in sorted(areas) if a in FOLDERS]
+    nav["folders"] = [FOLDERS[a](user) for a in sorted(areas) if a in FOLDERS]
     # The seed: with no approved permission (pending, or every one revoked) the '권한 부가정보'
     # icon is gone and the main screen lists the requestable permissions itself.
     nav["show_permissions_link"] = bool(areas)

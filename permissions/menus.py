@@ -15,22 +15,26 @@ class MenuItem:
     children: list[MenuItem] = field(default_factory=list)
 
 
-def vaccination_folder() -> MenuItem:
-    return MenuItem(
-        label=_("예방접종관리"),
-        children=[
-            MenuItem(label=_("예방접종관리 처음화면"), url=reverse("vaccination_home")),
-            MenuItem(label=_("국가예방접종사업"), children=[
-                MenuItem(label=_("계약·점검관리"), children=[
-                    MenuItem(label=_("의료기관부가정보관리"),
-                             url=reverse("vaccination_institution_info")),
-                ]),
+def _is_medical(user) -> bool:
+    institution = getattr(user, "institution", None)
+    return bool(institution and institution.type.is_medical)
+
+
+def vaccination_folder(user) -> MenuItem:
+    """의료기관부가정보관리 is a medical institution's form: a pharmacy's or an agency's user
+    is not shown a menu only to be told they cannot use it."""
+    children = [MenuItem(label=_("예방접종관리 처음화면"), url=reverse("vaccination_home"))]
+    if _is_medical(user):
+        children.append(MenuItem(label=_("국가예방접종사업"), children=[
+            MenuItem(label=_("계약·점검관리"), children=[
+                MenuItem(label=_("의료기관부가정보관리"),
+                         url=reverse("vaccination_institution_info")),
             ]),
-        ],
-    )
+        ]))
+    return MenuItem(label=_("예방접종관리"), children=children)
 
 
-def education_folder() -> MenuItem:
+def education_folder(user) -> MenuItem:
     return MenuItem(
         label=_("교육관리"),
         children=[MenuItem(label=_("교육관리 처음화면"), url=reverse("education_home"))],

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from institutions.models import ApprovingBody
 from kdcis.audit import audit
 from kdcis.errors import DomainError
+from kdcis.korean import particle
 from kdcis.sms import send_sms
 from permissions.models import ApprovalDigest, Grant, Officer, PermissionType
 from permissions.selectors import bodies_for
@@ -235,6 +236,31 @@ def grant_change_body(*, grant_id: int, user, body: ApprovingBody,
         grant.save(update_fields=["body"])
         audit(actor=user, action="grant.body_changed", target=grant, subject=user,
               old={"body": old_body.code}, new={"body": body.code}, ip=ip)
+    return grant
+
+
+def grant_transfer(*, grant_id: int, officer, ip: str | None = None) -> Grant:
+    """이관: the officer sends a request made to their body, off the institution's
+    jurisdiction, to the health center of the institution's address; the applicant is told."""
+    with transaction.atomic():
+        grant = _locked_grant(grant_id=grant_id, body_id=officer.body_id)
+        if grant.status != Grant.Status.REQUESTED:
+            raise _already_decided(grant)
+        institution = grant.user.institution
+        home = institution.jurisdiction if institution and institution.jurisdiction_id else None
+        if home is None or home.pk == grant.body_id or home.kind != grant.body.kind:
+            raise GrantError(_("이 신청은 기관 주소지 관할 보건소에 접수되어 있어 이관할 곳이 "
+                               "없습니다."), code="nothing_to_transfer")
+        old_body = grant.body
+        grant.body = home
+        grant.save(update_fields=["body"])
+        audit(actor=officer.user, action="grant.transferred", target=grant, subject=grant.user,
+              old={"body": old_body.code}, new={"body": home.code}, ip=ip)
+        _notify(grant.user, _(
+            "[질병보건통합관리시스템] '%(perm)s' 권한 신청이 기관 주소지 관할 보건소인 "
+            "%(body)s 이관되었습니다. 문의: %(phone)s")
+            % {"perm": grant.permission_type.name, "body": particle(home.name, "으로/로"),
+               "phone": home.contact_phone or "1644-1407"})
     return grant
 
 

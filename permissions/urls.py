@@ -13,4 +13,6 @@ urlpatterns = [
     path("approvals/", approval_views.approval_queue, name="approvals"),
     path("approvals/<int:grant_id>/", approval_views.approval_detail, name="approval_detail"),
     path("approvals/decide/", approval_views.approval_decide, name="approval_decide"),
+    path("approvals/<int:grant_id>/transfer/", approval_views.approval_transfer,
+         name="approval_transfer"),
 ]

@@ -194,8 +194,28 @@
     });
   }
 
+  // The approving body picked is not the health center of the institution's address: say
+  // so at once, before '권한 신청' (the server asks to confirm it too).
+  function wireHomeBodyHints() {
+    document.querySelectorAll("[data-home-body]").forEach(function (hint) {
+      var select = hint.parentElement.querySelector("select");
+      if (!select) { return; }
+      var home = hint.getAttribute("data-home-body");
+      var plain = hint.textContent;
+      function update() {
+        var away = select.value && select.value !== home;
+        hint.classList.toggle("warning", !!away);
+        hint.setAttribute("role", away ? "alert" : "note");
+        hint.textContent = away ? hint.getAttribute("data-away-text") + " " + plain : plain;
+      }
+      select.addEventListener("change", update);
+      update();
+    });
+  }
+
   onReady(function () {
     labelListCells();
+    wireHomeBodyHints();
     wireDialogs(); wireCountdowns(); wireIdCheck(); wirePickers(); wireOnce(); wireConfirm();
     wireFocusAfterSubmit();
   });

@@ -113,8 +113,9 @@ def issue_p12(test_pki, cn: str, name: str):
 
 
 def walk_wizard(page: Page, live_server, p12, sms_log, visit, *, username: str,
-                mobile: str) -> None:
-    """Every step of the signup wizard, with its error states; `visit(label)` at each."""
+                mobile: str, submit: bool = True) -> None:
+    """Every step of the signup wizard, with its error states; `visit(label)` at each.
+    With submit=False it stops on the permissions step, nothing chosen yet."""
     page.goto("/signup/consent/")
     visit("signup consent")
     page.get_by_role("button", name="다음").click()
@@ -165,6 +166,8 @@ def walk_wizard(page: Page, live_server, p12, sms_log, visit, *, username: str,
     page.get_by_role("button", name="권한 신청").click()
     expect(page.get_by_role("alert")).to_contain_text("신청할 권한을 하나 이상 선택하세요.")
     visit("signup permissions, nothing chosen")
+    if not submit:
+        return
     page.get_by_label("예방접종관리 User", exact=True).check()
     page.get_by_role("button", name="권한 신청").click()
 

@@ -41,8 +41,16 @@ def test_an_officer_approves_in_the_browser_and_the_applicant_then_sees_the_menu
     row = page.locator("tr", has_text="김앨리")
     expect(row).to_contain_text("예방접종관리 User")
     row.get_by_role("checkbox").check()
+    confirmations = []
+
+    def confirm(dialog):
+        confirmations.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", confirm)
     page.get_by_role("button", name="승인", exact=True).click()
     expect(page.get_by_text("(김앨리, 예방접종관리 User): 승인")).to_be_visible()
+    assert confirmations == ["선택한 1건을 승인하시겠습니까?"]  # it asked first, naming the count
     page.get_by_role("button", name="로그아웃").click()
 
     # After: alice's next login shows the 예방접종관리 folder and she can open it.

@@ -117,3 +117,90 @@ class TestStaffHomes:
                           permission_type=PermissionType.objects.get(code="vaccination_user"),
                           body=personas.oscar.officer.body)
         assert exc.value.code == "own_body"
+
+
+class TestOffJurisdiction:
+    def _ask_gangnam(self, personas) -> Grant:
+        grant = _vaccination(personas.alice)
+        return grant_change_body(grant_id=grant.pk, user=personas.alice,
+                                 body=ApprovingBody.objects.get(code="HC-11680-1"))
+
+    def test_the_officer_sees_a_mark_and_transfers_in_one_click(self, client, personas):
+        from kdcis.models import SmsMessage
+
+        grant = self._ask_gangnam(personas)
+        client.force_login(personas.olga)
+        assert "관할 외" in page(client, "/approvals/")
+        detail = page(client, f"/approvals/{grant.pk}/")
+        assert "기관 주소지 관할 보건소는 종로구보건소입니다" in detail
+        assert "종로구보건소로 이관" in detail
+        response = client.post(f"/approvals/{grant.pk}/transfer/", follow=True)
+        assert "종로구보건소로 이관했습니다" in unescape(response.content.decode())
+        grant.refresh_from_db()
+        assert grant.body.code == "HC-11110-1" and grant.status == "requested"
+        event = AuditEvent.objects.get(action="grant.transferred")
+        assert (event.old, event.new) == ({"body": "HC-11680-1"}, {"body": "HC-11110-1"})
+        assert event.actor == personas.olga
+        sms = SmsMessage.objects.filter(to=personas.alice.mobile).last()
+        assert "종로구보건소로 이관되었습니다" in sms.text
+
+    def test_a_request_at_home_has_no_mark_and_cannot_be_transferred(self, client, personas):
+        grant = _vaccination(personas.alice)
+        client.force_login(personas.oscar)
+        assert "관할 외" not in page(client, "/approvals/")
+        response = client.post(f"/approvals/{grant.pk}/transfer/", follow=True)
+        assert "이관할 곳이 없습니다" in unescape(response.content.decode())
+        grant.refresh_from_db()
+        assert grant.body.code == "HC-11110-1"
+
+    def test_another_bodys_officer_cannot_transfer(self, client, personas):
+        grant = self._ask_gangnam(personas)
+        client.force_login(personas.oscar)
+        assert client.post(f"/approvals/{grant.pk}/transfer/").status_code == 404
+
+    def test_signup_asks_before_sending_a_request_off_jurisdiction(self, client, test_pki,
+                                                                   reference_data):
+        from accounts.models import User
+        from tests.accounts.helpers import complete_profile, walk_to_profile
+
+        walk_to_profile(client, test_pki, cn="이관할()0010041200805281000091")
+        complete_profile(client, username="faraway01")
+        gangnam = ApprovingBody.objects.get(code="HC-11680-1")
+        posted = {"perm_vaccination_user": "on", "body_vaccination_user": str(gangnam.pk)}
+        step = page(client, "/signup/permissions/")
+        assert "기관 주소지 관할 보건소는 종로구보건소입니다." in step
+        refused = unescape(client.post("/signup/permissions/", posted, follow=True)
+                           .content.decode())
+        assert "기관 주소지 관할 보건소는 종로구보건소입니다. 그대로 신청하려면" in refused
+        assert 'name="off_jurisdiction_ok"' in refused
+        assert not User.objects.filter(username="faraway01").exists()
+        client.post("/signup/permissions/", {**posted, "off_jurisdiction_ok": "on"})
+        user = User.objects.get(username="faraway01")
+        assert user.grants.get().body == gangnam
+
+
+def test_ticked_requests_stay_ticked_when_a_reason_is_missing(client, personas):
+    grant = _vaccination(personas.alice)
+    client.force_login(personas.oscar)
+    response = client.post("/approvals/decide/", {"grant": [grant.pk], "action": "reject",
+                                                  "reason": "", "back": "/approvals/"},
+                           follow=True)
+    body = unescape(response.content.decode())
+    assert "반려 사유를 입력하세요" in body
+    assert f'value="{grant.pk}" id="g-{grant.pk}" aria-labelledby="n-{grant.pk}" checked' in body
+    assert "checked" not in page(client, "/approvals/").split('name="grant"')[1][:120]
+
+
+def test_a_pharmacy_user_is_not_shown_the_medical_institution_form(client, personas):
+    from institutions.models import Institution
+    from permissions.services import grant_approve
+
+    alice = personas.alice
+    grant_approve(grant_id=_vaccination(alice).pk, officer=personas.oscar.officer)
+    client.force_login(alice)
+    form_link = 'href="/vaccination/institution-info/"'
+    assert form_link in page(client, "/vaccination/")
+    pharmacy = Institution.objects.get(number="11680901")
+    alice.institution = pharmacy
+    alice.save(update_fields=["institution"])
+    assert form_link not in page(client, "/vaccination/")
