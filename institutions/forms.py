@@ -204,6 +204,13 @@ class SupplementaryInfoForm(forms.Form):
             .select_related("region")
             .order_by("region_id", "sigungu", "name")
         )
+        # The guide: 관할보건소 is fixed to the address's health center until the first 저장;
+        # only a saved record's can be changed (a disabled field keeps its initial value,
+        # whatever is posted).
+        self.jurisdiction_fixed = current is None and bool(institution.jurisdiction_id)
+        if self.jurisdiction_fixed:
+            self.fields["jurisdiction"].disabled = True
+            self.fields["jurisdiction"].initial = institution.jurisdiction_id
         keep_system = current.information_system_id if current else None
         self.fields["information_system"].queryset = MedicalInformationSystem.objects.filter(
             Q(is_active=True) | Q(pk=keep_system)

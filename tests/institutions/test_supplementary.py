@@ -320,8 +320,6 @@ BAD_INPUTS = [
     ("fax_number", {"fax_number": "01"}, "지역번호를 뺀 7~8자리 숫자"),
     ("category", {"category": ""}, "종별구분을 선택하세요."),
     ("category", {"category": "999999"}, "종별구분을 목록에서 선택하세요."),
-    ("jurisdiction", {"jurisdiction": ""}, "관할보건소를 선택하세요."),
-    ("jurisdiction", {"jurisdiction": "abc"}, "관할보건소를 목록에서 선택하세요."),
     ("information_system", {"information_system": ""}, "사용하는 의료정보시스템을 선택하세요."),
     ("information_system_other", {"information_system": "OTHER"}, "'기타'를 선택한 경우"),
     ("predoctor_names", {"predoctor_names": "\n".join(f"의사{i}" for i in range(21))},
@@ -381,6 +379,28 @@ def test_every_bad_input_shows_its_message_and_keeps_everything_typed(alice_clie
             failures[f"{field} {overrides}"] = problems
     assert not failures, failures
     assert not SupplementaryInfo.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_jurisdiction_is_fixed_until_the_first_save_then_it_can_change(alice_client, alice):
+    """The guide: 관할보건소 is disabled until the first '저장' (pre-selected from the address,
+    and said so); afterwards it is a choice, and a bad one gets its message."""
+    page = text(alice_client.get(URL))
+    assert "기관 주소지 관할 보건소(종로구보건소)로 저장됩니다" in page
+    select = page.split('name="jurisdiction"')[1].split(">")[0]
+    assert "disabled" in select
+    other = ApprovingBody.objects.get(code="HC-11680-1")
+    assert alice_client.post(URL, valid_post(jurisdiction=str(other.pk))).status_code == 302
+    info = SupplementaryInfo.objects.get(institution=alice.institution)
+    assert info.jurisdiction.code == "HC-11110-1"  # a posted value changes nothing yet
+    page = text(alice_client.get(URL))
+    assert "disabled" not in page.split('name="jurisdiction"')[1].split(">")[0]
+    for bad, message in (("", "관할보건소를 선택하세요."), ("abc", "관할보건소를 목록에서 선택하세요.")):
+        response = alice_client.post(URL, valid_post(jurisdiction=bad))
+        assert response.status_code == 400 and message in text(response)
+    assert alice_client.post(URL, valid_post(jurisdiction=str(other.pk))).status_code == 302
+    info.refresh_from_db()
+    assert info.jurisdiction == other
 
 
 @pytest.mark.django_db

@@ -61,12 +61,14 @@ def test_a_clinic_user_lands_on_the_form_fills_it_and_saves(page, live_server, a
         "현재 선택하신 메뉴는 예방접종관리 > 국가예방접종사업 > 계약·점검관리 > "
         "의료기관부가정보관리 입니다.")
     expect(page.get_by_label("의료기관번호")).to_have_value("11110101")
-    # 관할보건소 comes pre-selected; the picker's search box narrows the list to change it.
+    # 관할보건소 comes pre-selected from the address and, as in the guide, cannot be changed
+    # before the first '저장' (the page says so).
     jongno = ApprovingBody.objects.get(code="HC-11110-1")
     junggu = ApprovingBody.objects.get(code="HC-11140-1")
-    expect(page.get_by_label("관할보건소", exact=True)).to_have_value(str(jongno.pk))
-    page.get_by_label("관할보건소 검색").fill("서울특별시 중구")
-    page.get_by_label("관할보건소", exact=True).select_option(str(junggu.pk))
+    picker = page.get_by_label("관할보건소", exact=True)
+    expect(picker).to_have_value(str(jongno.pk))
+    expect(picker).to_be_disabled()
+    expect(page.get_by_text("기관 주소지 관할 보건소(종로구보건소)로 저장됩니다.")).to_be_visible()
     # No consent is chosen for the user.
     for radio in page.locator("input[type=radio]").all():
         expect(radio).not_to_be_checked()
@@ -75,6 +77,13 @@ def test_a_clinic_user_lands_on_the_form_fills_it_and_saves(page, live_server, a
     expect(page.get_by_text("저장되었습니다.")).to_be_visible()
     expect(page).to_have_url(f"{live_server.url}{URL}")
     expect(page.get_by_label("기관명(영문)", exact=True)).to_have_value("Jongno Yonsei Clinic")
+    assert SupplementaryInfo.objects.get(institution=alice.institution).jurisdiction == jongno
+    # After the first save it is a choice; the picker's search box narrows the list.
+    expect(picker).to_be_enabled()
+    page.get_by_label("관할보건소 검색").fill("서울특별시 중구")
+    picker.select_option(str(junggu.pk))
+    page.get_by_role("button", name="저장").click()
+    expect(page.get_by_text("저장되었습니다.")).to_be_visible()
     info = SupplementaryInfo.objects.get(institution=alice.institution)
     assert info.business_number == "1348672683"
     assert (info.phone_area, info.phone_number) == ("02", "21483500")
