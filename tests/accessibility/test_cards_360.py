@@ -41,3 +41,13 @@ def test_search_and_permission_tables_are_cards_on_a_phone(page, live_server, pe
         page.goto(url)
         expect(page.locator("table.list").first).to_be_visible()
         assert _cells_out_of_sight(page) == [], url
+
+
+def test_the_approval_queue_is_cards_on_a_phone(page, live_server, personas):
+    page.set_viewport_size({"width": WIDTH, "height": 740})
+    log_in(page, live_server, personas.oscar)
+    page.goto("/approvals/")
+    row = page.locator("table.approvals tbody tr").first
+    expect(row).to_contain_text("종로연세의원")
+    assert _cells_out_of_sight(page) == []
+    expect(row.locator("td[data-label='기관']")).to_contain_text("종로연세의원")
