@@ -154,9 +154,7 @@ def permission_request(request: HttpRequest) -> HttpResponse:
     if ptype is None:
         messages.error(request, _("신청할 권한을 선택하세요."))
         return redirect(_back(request))
-    body_id = request.POST.get(f"body_{ptype.code}") or ""
-    body_pk = parse_id(body_id)
-    body = ApprovingBody.objects.filter(pk=body_pk).first() if body_pk else None
+    body = _posted_body(request, ptype)
     if body is None:
         messages.error(request, _("'%(perm)s' 권한의 승인기관을 선택하세요.") % {"perm": ptype.name})
         return redirect(_back(request))
@@ -170,6 +168,12 @@ def permission_request(request: HttpRequest) -> HttpResponse:
         "연락하세요.") % {"perm": ptype.name, "body": grant.body.name,
                          "phone": grant.body.contact_phone})
     return redirect(_back(request))
+
+
+def _posted_body(request: HttpRequest, ptype: PermissionType) -> ApprovingBody | None:
+    """The approving body picked for `ptype` in the posted form (its picker's field)."""
+    body_pk = parse_id(request.POST.get(f"body_{ptype.code}") or "")
+    return ApprovingBody.objects.filter(pk=body_pk).first() if body_pk else None
 
 
 def _back(request: HttpRequest) -> str:
@@ -201,8 +205,7 @@ def permission_change_body(request: HttpRequest, grant_id: int) -> HttpResponse:
         "permission_type").first()
     if grant is None:
         raise Http404
-    body_pk = parse_id(request.POST.get(f"body_{grant.permission_type.code}") or "")
-    body = ApprovingBody.objects.filter(pk=body_pk).first() if body_pk else None
+    body = _posted_body(request, grant.permission_type)
     if body is None:
         messages.error(request, _("변경할 승인기관을 선택하세요."))
         return redirect(_back(request))
