@@ -15,7 +15,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from django.test import RequestFactory
 
 from kdcis import ratelimit
 from kdcis.models import AuditEvent, RateCounter
+from tests.servers import wait_until_listening
 
 NGINX = os.environ.get("NGINX_PATH", "/usr/sbin/nginx")
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,16 +113,7 @@ http {{
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(proc.stderr.read().decode()) from None
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("nginx did not start")
+        wait_until_listening(proc, port, what="nginx", pause=0.05)
         yield port
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -8,13 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from accounts import pki
+from tests.servers import wait_until_listening
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,15 +32,8 @@ def _server(port: int, env: dict) -> subprocess.Popen:
          f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True)
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()) from None
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
+    wait_until_listening(proc, port, what="gunicorn")
+    return proc
 
 
 @pytest.fixture
