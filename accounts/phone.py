@@ -101,11 +101,19 @@ def phone_code_send(*, session_key: str, phone: str, ip: str, purpose: str = "si
             text=_("[질병보건통합관리시스템] 인증번호 [%(code)s]를 3분 안에 입력해 주세요.")
             % {"code": code},
         )
-        audit(actor=user, action="phone.code_sent", target=verification, subject=user, ip=ip)
+        audit(actor=user, action="phone.code_sent", target=verification, subject=user,
+              ip=_audit_ip(user, ip))
     return SentCode(
         verification_id=verification.pk, expires_at=verification.expires_at,
         resend_at=now + resend_after,
     )
+
+
+def _audit_ip(user, ip: str | None) -> str | None:
+    """An applicant who has no account yet is nobody the trail could ever erase: their
+    address stays on the verification record (purged after two days, and at withdrawal with
+    the number), not on an audit row that outlives them."""
+    return (ip or None) if user is not None else None
 
 
 def phone_code_check(*, session_key: str, phone: str, code: str, purpose: str = "signup",
@@ -152,14 +160,14 @@ def phone_code_check(*, session_key: str, phone: str, code: str, purpose: str = 
             verification.verified_at = now
             verification.save(update_fields=["verified_at"])
             audit(actor=verification.user, action="phone.verified", target=verification,
-                  ip=ip or None)
+                  ip=_audit_ip(verification.user, ip))
             return verification
         verification.attempts += 1
         if verification.attempts >= settings.PHONE_CODE_MAX_TRIES:
             verification.voided = True
         verification.save(update_fields=["attempts", "voided"])
         audit(actor=verification.user, action="phone.code_wrong", target=verification,
-              new={"attempts": verification.attempts}, ip=ip or None)
+              new={"attempts": verification.attempts}, ip=_audit_ip(verification.user, ip))
         if verification.voided:
             error = PhoneVerificationError(
                 _("인증번호를 %(n)d회 잘못 입력하여 더 이상 사용할 수 없습니다. "

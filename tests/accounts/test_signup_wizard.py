@@ -387,3 +387,17 @@ def test_the_live_id_check_is_rate_limited_per_ip(client, test_pki, reference_da
         assert client.get("/signup/check-id/", {"username": f"free{n}id"}).status_code == 200
     response = client.get("/signup/check-id/", {"username": "free9id"})
     assert response.status_code == 429 and "잠시 후 다시 시도하세요" in response.json()["message"]
+
+
+def test_signup_time_phone_audit_rows_keep_no_address(client, test_pki, reference_data):
+    """Nothing could erase them with the person later: the address stays on the verification
+    record, which is purged after two days (and deleted with the number at withdrawal)."""
+    from accounts.models import PhoneVerification
+    from kdcis.models import AuditEvent
+
+    walk_to_profile(client, test_pki)
+    complete_profile(client, mobile="01055556666")
+    rows = AuditEvent.objects.filter(action__startswith="phone.")
+    assert {r.action for r in rows} >= {"phone.code_sent", "phone.verified"}
+    assert all(r.ip is None for r in rows)
+    assert PhoneVerification.objects.get().ip == "127.0.0.1"
