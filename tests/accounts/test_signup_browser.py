@@ -217,10 +217,13 @@ def test_an_applicant_signs_up_through_the_whole_wizard_and_then_logs_in_with_th
     _sign_in_dialog(page, p12, PASSWORD, opener="인증서 로그인")
     expect(page.get_by_role("heading", name="가입 신청 처리 현황")).to_be_visible()
     expect(page).to_have_url(f"{live_server.url}/")
-    pending = page.locator("table.list tbody tr")
+    pending = page.locator("table.status-list tbody tr:not(.next-step)")
     expect(pending).to_have_count(1)
     expect(pending).to_contain_text("예방접종관리 User")
     expect(pending).to_contain_text("종로구보건소")
+    # what can be done while nobody decided: move or cancel it, or ask for what is left
+    expect(page.get_by_role("button", name="승인기관 변경")).to_be_visible()
+    expect(page.get_by_role("button", name="신청취소")).to_be_visible()
     expect(page.locator(".user-bar")).to_contain_text("이신규 님")
     assert AuditEvent.objects.filter(action="account.login", subject_ref=ref).count() == 1
 

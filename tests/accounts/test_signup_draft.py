@@ -153,6 +153,7 @@ def test_overlapping_check_search_and_code_requests_never_lose_a_field(test_pki,
     settings.PHONE_CODE_RESEND_SECONDS = 0
     settings.PHONE_CODE_MAX_PER_NUMBER_PER_DAY = 1000
     settings.PHONE_CODE_MAX_PER_IP_PER_HOUR = 1000
+    settings.PHONE_CODE_MAX_PER_SESSION_PER_DAY = 1000
     browser = Client()
     walk_to_profile(browser, test_pki)
     cookies = browser.cookies

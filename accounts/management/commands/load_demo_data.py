@@ -114,7 +114,7 @@ class Command(BaseCommand):
                 revoked_serials.append(issued[name].cert.serial_number)
         cn_of = {username: cn for username, cn, *_rest in PERSONAS}
         for name, password, persona in RENEWED:
-            self._certificate(ca, name, cn_of[persona], password)
+            self._certificate(ca, name, cn_of[persona], password, kind="renewed")
         crl_pem = self._crl(ca, revoked_serials)
         trust = TrustStore.from_pem_bundle(pki.pem(ca.cert), [crl_pem], allow_corporate=False)
         with transaction.atomic():
@@ -149,6 +149,8 @@ class Command(BaseCommand):
         if kind == "expired":
             window = {"not_before": now - dt.timedelta(days=400),
                       "not_after": now - dt.timedelta(days=35)}
+        elif kind == "renewed":  # a renewal runs a year past the certificate it replaces
+            window = {"not_after": now + dt.timedelta(days=365 + 365)}
         issued = pki.make_user_certificate(ca, common_name=cn, **window)
         p12_path.write_bytes(pki.to_p12(issued, password, ca=ca))
         return issued
