@@ -241,6 +241,19 @@ def staff_account_create(*, certificate: VerifiedCertificate, username: str, mob
     return user
 
 
+def session_tie(*, session, user: User) -> None:
+    """Record that `session` holds something of `user` (a login, or a renewed certificate's
+    re-binding in progress), so the person's withdrawal deletes it."""
+    from accounts.models import UserSession
+
+    if session.session_key is None:
+        # A login over another user's session flushed it: the new one gets its key (and its
+        # row) when first saved, so save it now.
+        session.save()
+    UserSession.objects.update_or_create(session_id=session.session_key,
+                                         defaults={"user": user})
+
+
 def _scrub_admin_log(user: User) -> None:
     """Django's admin log names the objects it changed (their __str__ at the time, and the
     changed fields): rename the person's entries to the pseudonym and drop the details."""

@@ -56,6 +56,7 @@ from accounts.services import (
     login_failed,
     login_recorded,
     renewal_candidate,
+    session_tie,
     signup_submit,
     superseded_certificate,
 )
@@ -164,6 +165,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if candidate is not None:
             request.session["rebind"] = {"user_id": candidate.pk, "cert": _cert_to_session(cert),
                                          "at": timezone.now().isoformat()}
+            request.session.save()
+            # Not signed in yet, but it holds the person's certificate and account id: the
+            # person's withdrawal must delete this session too.
+            session_tie(session=request.session, user=candidate)
             return redirect("rebind")
         if superseded_certificate(cert):
             return _login_page(request, error=_(

@@ -150,3 +150,21 @@ def test_withdrawal_scrubs_the_admin_log_and_new_entries_name_no_one(client, per
     entry = LogEntry.objects.get(object_id=str(alice.pk))
     assert alice.username not in entry.object_repr and alice.mobile not in entry.change_message
     assert entry.object_repr == f"withdrawn-{alice.ref}"
+
+
+def test_withdrawal_deletes_a_renewal_in_progress_in_an_anonymous_session(client, personas,
+                                                                          test_pki):
+    """A renewed certificate's login parks the certificate and the account id in a session
+    nobody is signed in to; the person's withdrawal deletes it too."""
+    import datetime as dt
+
+    issued = active_alice(personas, test_pki)
+    renewed = test_pki.issue("김앨리()0010041200805281999999", serial=0xABC123,
+                             not_after=issued.cert.not_valid_after_utc + dt.timedelta(days=365))
+    stranger = Client()
+    assert post_certificate(stranger, "/login/", renewed).url == "/login/renewed-certificate/"
+    parked = stranger.session.session_key
+    assert Session.objects.filter(session_key=parked).exists()
+    client.force_login(personas.alice)
+    post_certificate(client, "/me/withdraw/", issued)
+    assert not Session.objects.filter(session_key=parked).exists()
