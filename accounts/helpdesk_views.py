@@ -15,10 +15,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import User
 from accounts.selectors import helpdesk_search
-from accounts.services import HelpdeskError, helpdesk_reveal, helpdesk_view_record
+from accounts.services import (
+    HelpdeskError,
+    helpdesk_reveal,
+    helpdesk_search_record,
+    helpdesk_view_record,
+)
 from accounts.timeline import timeline_for
 from institutions.models import Institution
-from kdcis.audit import audit
+from kdcis import ratelimit
 from kdcis.models import AuditEvent
 from kdcis.phones import format_phone, mask_mobile, mask_name
 from kdcis.ratelimit import client_ip
@@ -47,17 +52,27 @@ def helpdesk_required(view):
 @helpdesk_required
 @require_GET
 def helpdesk_search_view(request: HttpRequest) -> HttpResponse:
+    from django.conf import settings
+    from django.utils.http import urlencode
+
     q = request.GET.get("q", "")
     kind, qs, truncated = helpdesk_search(q)
+    if kind and not ratelimit.hit(f"helpdesk-search:{request.user.pk}",
+                                  limit=settings.HELPDESK_SEARCHES_PER_HOUR,
+                                  window_seconds=3600):
+        # Masked results, searched fast enough, still add up to a person: a limit per agent.
+        return render(request, "accounts/helpdesk/search.html", {
+            "q": " ".join(q.split())[:60], "rows": [], "searched": False,
+            "error": _("조회 한도(1시간에 %(n)d회)를 넘었습니다. 잠시 후 다시 조회하세요.")
+            % {"n": settings.HELPDESK_SEARCHES_PER_HOUR},
+        }, status=429)
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
     rows = [{"user": u, "name": mask_name(u.name), "mobile": mask_mobile(u.mobile)}
-            for u in page.object_list]
+            for u in shown]
     if kind:
-        # Who looked up what kind of query; the query itself is personal data and stays out.
-        audit(actor=request.user, action="helpdesk.searched", target_type="user_search",
-              target_id="-", new={"kind": kind, "results": page.paginator.count},
-              ip=client_ip(request))
-    from django.utils.http import urlencode
+        helpdesk_search_record(agent=request.user, kind=kind, shown=shown,
+                               total=page.paginator.count, ip=client_ip(request))
 
     return render(request, "accounts/helpdesk/search.html", {
         "q": " ".join(q.split())[:60], "rows": rows, "page": page, "searched": bool(kind),
@@ -107,7 +122,7 @@ def helpdesk_user(request: HttpRequest, pk: int) -> HttpResponse:
               .order_by("-requested_at"))
     # Reveals are part of the story the helpdesk tells; page views would drown it.
     events = AuditEvent.objects.filter(subject_ref=str(target.ref)).exclude(
-        action="helpdesk.viewed")[:200]
+        action__in=["helpdesk.viewed", "helpdesk.listed"])[:200]
     timeline = timeline_for(target, events)
     return render(request, "accounts/helpdesk/user.html", {
         "target": target, "grants": grants, "timeline": timeline,

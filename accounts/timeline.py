@@ -14,7 +14,8 @@ from accounts.models import User
 from institutions.models import ApprovingBody
 from permissions.models import Grant
 
-REVEALED_FIELDS = {"name": "이름", "mobile": "휴대폰번호", "office_phone": "기관(부서) 전화번호"}
+REVEALED_FIELDS = {"name": "이름", "mobile": "휴대폰번호", "office_phone": "기관(부서) 전화번호",
+                   "search": "검색 결과로 특정"}
 
 
 @dataclass(frozen=True)

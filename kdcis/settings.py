@@ -220,6 +220,8 @@ ADMIN_LOGIN_MAX_FAILURES_PER_IP = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_IP", def
 ID_CHECK_MAX_PER_IP = env.int("ID_CHECK_MAX_PER_IP", default=120)
 ID_CHECK_MAX_PER_SESSION = env.int("ID_CHECK_MAX_PER_SESSION", default=30)
 ID_CHECK_WINDOW_SECONDS = env.int("ID_CHECK_WINDOW_SECONDS", default=600)
+# Helpdesk user searches per agent per hour (masked results still add up to a person).
+HELPDESK_SEARCHES_PER_HOUR = env.int("HELPDESK_SEARCHES_PER_HOUR", default=120)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 
 # Permissions.

@@ -121,3 +121,26 @@ def test_the_timeline_names_who_decided_and_includes_reveals(client, personas):
     page = " ".join(re.sub(r"<[^>]+>", "", text(client.get(url))).split())
     assert "종로구보건소 오보건: 예방접종관리 User 반려 (사유: 기관 확인 필요)" in page
     assert "헬프데스크 한상담: 헬프데스크 개인정보 확인: 휴대폰번호 (사유: 본인 요청)" in page
+
+
+def test_a_search_records_whom_it_showed_and_a_pinning_search_counts_as_a_reveal(
+        client, personas):
+    client.force_login(personas.hana)
+    client.get("/helpdesk/", {"q": "alice01"})  # one person: pinned
+    listed = AuditEvent.objects.filter(action="helpdesk.listed")
+    assert [e.subject_ref for e in listed] == [str(personas.alice.ref)]
+    reveal = AuditEvent.objects.get(action="helpdesk.revealed")
+    assert reveal.subject_ref == str(personas.alice.ref) and reveal.new["field"] == "search"
+    assert "alice01" not in str(AuditEvent.objects.get(action="helpdesk.searched").new)
+    page = text(client.get(f"/helpdesk/users/{personas.alice.pk}/"))
+    assert "헬프데스크 개인정보 확인: 검색 결과로 특정" in page
+
+
+def test_searches_are_limited_per_agent(client, personas, settings):
+    settings.HELPDESK_SEARCHES_PER_HOUR = 3
+    client.force_login(personas.hana)
+    for n in range(3):
+        assert client.get("/helpdesk/", {"q": f"김{n}"}).status_code == 200
+    refused = client.get("/helpdesk/", {"q": "김앨"})
+    assert refused.status_code == 429 and "조회 한도" in text(refused)
+    assert "김*리" not in text(refused)

@@ -140,5 +140,7 @@ def test_the_helpdesk_search_costs_the_same_with_3_or_300_matches(client, person
     few = _queries(client, "/helpdesk/?q=김부하")
     _pending_requests(body, personas.alice.institution, 297, 3)
     many = _queries(client, "/helpdesk/?q=김부하")
-    assert few == many <= 10, many
+    # Reads, plus the per-agent limit's counter and the search's audit rows (one statement
+    # for every user shown).
+    assert few == many <= 16, many
     assert client.get("/helpdesk/?q=김부하").content.decode().count("/helpdesk/users/") == 20

@@ -156,6 +156,9 @@ POLICY: dict[str, Rule] = {
     "approval_detail": Rule(frozenset({"oscar"}), must_reach=True, others=403,
                             per_persona={"olga": 404, "carl": 404}),
     "approval_decide": Rule(OFFICERS, others=403),
+    # 이관: only the officers of the body the request was sent to (others: not found).
+    "approval_transfer": Rule(frozenset({"oscar"}), others=403,
+                              per_persona={"olga": 404, "carl": 404}),
     # The helpdesk.
     "helpdesk": HELPDESK,
     "helpdesk_user": HELPDESK,
@@ -303,6 +306,7 @@ PORTAL_FILLS: dict[str, dict[str, Callable[[World], object]]] = {
     "permission_cancel": {"grant_id": lambda w: w.alice_vaccination.pk},
     "permission_change_body": {"grant_id": lambda w: w.alice_vaccination.pk},
     "approval_detail": {"grant_id": lambda w: w.alice_vaccination.pk},
+    "approval_transfer": {"grant_id": lambda w: w.alice_vaccination.pk},
     "notice_detail": {"pk": lambda w: w.notice.pk},
     "work_detail": {"pk": lambda w: w.work_notice.pk},
     "library_download": {"pk": lambda w: w.library_file.pk},
