@@ -162,3 +162,15 @@ class LibraryFile(models.Model):
     def __str__(self) -> str:
         return self.title
 
+
+
+class JobLease(models.Model):
+    """Who runs a scheduled job right now (kdcis.leases): a row, not a database session's
+    lock, so it holds behind a transaction-pooling PgBouncer and across many transactions."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=128, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -94,6 +94,11 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # request's first query and replaces it when the server dropped it.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction mode a transaction may run on any server connection,
+    # so nothing may outlive one: no server-side cursors (QuerySet.iterator() would open
+    # one). Scheduled jobs take leases (kdcis.leases), never session-level locks.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DB_TRANSACTION_POOLER", default=False)
 
 AUTH_USER_MODEL = "accounts.User"
 # ModelBackend whose per-request user load brings the institution and officer role along

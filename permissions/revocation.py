@@ -14,10 +14,10 @@ size, and nothing beyond one batch's ids is held in memory:
 * Elsewhere (SQLite, for development and tests): the same SELECT without locks, one UPDATE,
   `bulk_create` of the audit rows and of the SMS, one count.
 
-Why a grant is revoked exactly once even when two runs overlap, without the advisory lock:
+Why a grant is revoked exactly once even when two runs overlap, without the job's lease:
 the batch's rows are locked (the other run skips them), the UPDATE keeps `status = 'approved'`
 as its condition, and the audit rows and SMS are written only for the rows that UPDATE really
-changed, in the same transaction. The advisory lock on top only spares a second run useless
+changed, in the same transaction. The lease on top (kdcis.leases) only spares a second run useless
 work: it exits saying another run is in progress.
 """
 
@@ -37,18 +37,19 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kdcis.leases import Lease, LeaseHeld, lease
 from kdcis.models import AuditEvent, SmsMessage
 from kdcis.sms import MOBILE_PATTERN, SEPARATORS_PATTERN, InvalidPhoneNumber, normalize_mobile
 from permissions.models import Grant, PermissionType
 
 #: The reason recorded in the audit trail (machine-readable).
 AUDIT_REASON = "inactivity"
-#: Session-level PostgreSQL advisory lock key of this job (an arbitrary constant of ours).
-ADVISORY_LOCK_KEY = 0x4B44_4349_5306  # "KDCIS" + 6 (issue 6)
+#: The job's lease (kdcis.leases).
+LEASE_NAME = "revoke_inactive_permissions"
 
 
 class RevocationAlreadyRunning(Exception):
-    """Another run holds the advisory lock; this one did nothing."""
+    """Another run holds the job's lease; this one did nothing."""
 
 
 # ------------------------------------------------------------------------------ calendar
@@ -143,41 +144,38 @@ def _after(user_id: int, grant_id: int) -> Q:
     return Q(user_id__gte=user_id) & (Q(user_id__gt=user_id) | Q(user_id=user_id, pk__gt=grant_id))
 
 
-# ------------------------------------------------------------------------------ advisory lock
+# ------------------------------------------------------------------------------ lease
+
+
+#: How long a run's lease lasts without renewal; the run renews it after every batch, so
+#: only a crashed run's lease ever expires (and the next night's run then goes ahead).
+LEASE_SECONDS = 900
 
 
 @contextmanager
-def revocation_lock() -> Iterator[None]:
-    """Hold the job's PostgreSQL advisory lock, or raise `RevocationAlreadyRunning`.
+def revocation_lock() -> Iterator[Lease]:
+    """Hold the job's lease (kdcis.leases), or raise `RevocationAlreadyRunning`.
 
-    Session-level and re-entrant within one connection (the command holds it around both the
-    revocation and the warnings). A dead process's lock goes with its connection. Elsewhere
-    (SQLite) this does nothing: the row conditions alone keep runs from doubling anything.
+    A row, not a session-level advisory lock: it holds behind PgBouncer in transaction mode
+    and across the run's many transactions. Re-entrant within one thread (the command holds
+    it around both the revocation and the warnings).
     """
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
-        acquired = cursor.fetchone()[0]
-    if not acquired:
-        raise RevocationAlreadyRunning(
-            "another revoke_inactive_permissions run is in progress (advisory lock held)"
-        )
     try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+        with lease(LEASE_NAME, seconds=LEASE_SECONDS) as held:
+            yield held
+    except LeaseHeld as exc:
+        raise RevocationAlreadyRunning(
+            f"another revoke_inactive_permissions run is in progress ({exc.holder})"
+        ) from None
 
 
 @contextmanager
-def _maybe_locked(lock: bool) -> Iterator[None]:
+def _maybe_locked(lock: bool) -> Iterator[Lease | None]:
     if lock:
-        with revocation_lock():
-            yield
+        with revocation_lock() as held:
+            yield held
     else:
-        yield
+        yield None
 
 
 # ------------------------------------------------------------------------------ revocation
@@ -295,15 +293,15 @@ def revoke_inactive(
 
     `dry_run` changes nothing and reports what would change (to `on_item`, one call per
     grant, or else in `report.items`). `progress` is called after every batch. `lock=False`
-    skips the advisory lock (tests of the row-level guarantee). Raises
-    `RevocationAlreadyRunning` when another run holds the lock.
+    skips the lease (tests of the row-level guarantee). Raises
+    `RevocationAlreadyRunning` when another run holds the lease.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     months = _months(months)
     report = RevocationReport(as_of=as_of, cutoff=revocation_cutoff(as_of, months),
                               dry_run=dry_run)
-    with _maybe_locked(lock and not dry_run):
+    with _maybe_locked(lock and not dry_run) as held:
         run = _Run(
             stale=stale_grants(as_of=as_of, months=months),
             reason=revocation_reason_text(months), months=months,
@@ -313,12 +311,13 @@ def revoke_inactive(
             report.candidates = run.stale.count()
         _revoke_batches(report, run, batch_size=batch_size, dry_run=dry_run,
                         in_sql=connection.vendor == "postgresql" and not dry_run,
-                        progress=progress)
+                        progress=progress, renew=held.renew if held else None)
     return report
 
 
 def _revoke_batches(report: RevocationReport, run: _Run, *, batch_size: int, dry_run: bool,
-                    in_sql: bool, progress: Callable[[RevocationReport], None] | None) -> None:
+                    in_sql: bool, progress: Callable[[RevocationReport], None] | None,
+                    renew: Callable[[], None] | None = None) -> None:
     """The batch loop over the stale grants in (user, grant) order, one transaction each."""
     fields = _ID_FIELDS if in_sql else _LIST_FIELDS
     cursor = (0, 0)
@@ -336,6 +335,8 @@ def _revoke_batches(report: RevocationReport, run: _Run, *, batch_size: int, dry
             else:
                 _audit_and_notify(report, _revoke_rows(rows, run=run), run)
             report.batches += 1
+        if renew is not None:
+            renew()
         if progress is not None:
             progress(report)
 
@@ -553,8 +554,10 @@ def warn_before_revocation(
              in PermissionType.objects.values_list("pk", "name", "menu_label")}
     warned = 0
     cursor = 0
-    with _maybe_locked(lock and not dry_run):
+    with _maybe_locked(lock and not dry_run) as held:
         while True:
+            if held is not None and cursor:
+                held.renew()
             with transaction.atomic():
                 qs = due.filter(pk__gt=cursor).order_by("pk")
                 if not dry_run:
