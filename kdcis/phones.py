@@ -1,4 +1,10 @@
-"""Korean phone-number rules (pure: no database)."""
+"""Korean phone-number rules, the one place they live (pure: no database).
+
+A person's mobile number is 010 followed by eight digits: the forms accept only that, the
+SMS outbox sends only to that, and the nightly revocation's SQL checks the same pattern
+(`MOBILE_PATTERN`). The old 011/016/017/018/019 numbers are not accepted: the guide asks
+for a 010 number and nothing stored here can hold another.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,35 @@ AREA_CODES = (
     "051", "052", "053", "054", "055", "061", "062", "063", "064", "070",
 )
 MOBILE_PREFIXES = ("010",)
+#: The whole rule for a mobile number's digits (also used by SQL: POSIX-compatible).
+MOBILE_PATTERN = re.compile(r"^010[0-9]{8}$")
+#: What a typed number may carry besides digits (010-1234-5678, 010 1234 5678).
+SEPARATORS_PATTERN = re.compile(r"[-\s]")
 
 _DIGITS = re.compile(r"^[0-9]+$")
 
 
+class InvalidPhoneNumber(ValueError):
+    """Not a Korean mobile number (010 followed by eight digits)."""
+
+
 def is_mobile(value: str) -> bool:
     """010 followed by eight digits."""
-    return bool(_DIGITS.match(value)) and len(value) == 11 and value.startswith(MOBILE_PREFIXES)
+    return bool(MOBILE_PATTERN.match(value or ""))
+
+
+def normalize_mobile(value: str) -> str:
+    """The digits of a mobile number typed with or without dashes and spaces, or raise
+    `InvalidPhoneNumber`."""
+    digits = SEPARATORS_PATTERN.sub("", value or "")
+    if not is_mobile(digits):
+        raise InvalidPhoneNumber(f"not a Korean mobile number: {value!r}")
+    return digits
+
+
+def to_e164(number: str) -> str:
+    """01012345678 -> +821012345678 (Korea's country code, the trunk 0 dropped)."""
+    return "+82" + normalize_mobile(number)[1:]
 
 
 def split_area_code(value: str) -> tuple[str, str] | None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +40,15 @@ from twilio.http.http_client import TwilioHttpClient
 
 from kdcis.models import SmsMessage
 
+# The phone rules live in kdcis.phones; callers of the outbox may import them from here.
+from kdcis.phones import (  # noqa: F401
+    MOBILE_PATTERN,
+    SEPARATORS_PATTERN,
+    InvalidPhoneNumber,
+    normalize_mobile,
+    to_e164,
+)
+
 logger = logging.getLogger("kdcis.sms")
 
 #: How long a claimed message is reserved for the worker that claimed it.
@@ -50,18 +58,12 @@ BACKOFF_BASE = timedelta(seconds=30)
 #: Longest retry delay.
 BACKOFF_CAP = timedelta(hours=1)
 
-MOBILE_PATTERN = re.compile(r"^01[016789][0-9]{7,8}$")
-SEPARATORS_PATTERN = re.compile(r"[-\s]")
 _MAX_ERROR_LENGTH = 2000
 
 
 # --------------------------------------------------------------------------------------------
 # Errors and the outbox writer
 # --------------------------------------------------------------------------------------------
-
-
-class InvalidPhoneNumber(ValueError):
-    """`to` is not a Korean mobile number (01X followed by 7 or 8 digits)."""
 
 
 class SmsDeliveryError(Exception):
@@ -74,22 +76,6 @@ class SmsDeliveryError(Exception):
     def __init__(self, message: str, *, retryable: bool):
         super().__init__(message)
         self.retryable = retryable
-
-
-def normalize_mobile(value: str) -> str:
-    """Return the digits of a Korean mobile number, or raise `InvalidPhoneNumber`.
-
-    Dashes and spaces are tolerated (010-1234-5678); anything else must be digits.
-    """
-    digits = SEPARATORS_PATTERN.sub("", value or "")
-    if not MOBILE_PATTERN.match(digits):
-        raise InvalidPhoneNumber(f"not a Korean mobile number: {value!r}")
-    return digits
-
-
-def to_e164(number: str) -> str:
-    """01012345678 -> +821012345678 (Korea's country code, the trunk 0 dropped)."""
-    return "+82" + normalize_mobile(number)[1:]
 
 
 def send_sms(*, to: str, text: str) -> SmsMessage:

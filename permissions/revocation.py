@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from kdcis.leases import Lease, LeaseHeld, lease
 from kdcis.models import AuditEvent, SmsMessage
-from kdcis.sms import MOBILE_PATTERN, SEPARATORS_PATTERN, InvalidPhoneNumber, normalize_mobile
+from kdcis.phones import MOBILE_PATTERN, SEPARATORS_PATTERN, InvalidPhoneNumber, normalize_mobile
 from permissions.models import Grant, PermissionType
 
 #: The reason recorded in the audit trail (machine-readable).
