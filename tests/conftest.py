@@ -97,15 +97,39 @@ def pinned_clock(monkeypatch):
 # ---------------------------------------------------------------------------- reference data
 
 
-@pytest.fixture
-def reference_data(django_db_blocker):
-    """Regions, health centers, types and the demo institutions (loaded once per database
-    state: transactional tests flush it, so it is reloaded when missing)."""
+def _load_reference_data() -> None:
     from institutions.models import ApprovingBody
 
+    if not ApprovingBody.objects.exists():
+        call_command("load_reference_data", verbosity=0, stdout=open(os.devnull, "w"))
+
+
+def _reload_after_flush(sender, **kwargs) -> None:
+    # A transactional test ends with a flush, which sends post_migrate once per app.
+    if sender.label == "institutions":
+        _load_reference_data()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The reference data (regions, health centers, types, the demo institutions) is part of
+    the test database, like a migration's data: loaded once after the migrations, so each
+    test's rollback keeps it, and loaded again after a transactional test's flush."""
+    from django.db.models.signals import post_migrate
+
     with django_db_blocker.unblock():
-        if not ApprovingBody.objects.exists():
-            call_command("load_reference_data", verbosity=0, stdout=open(os.devnull, "w"))
+        _load_reference_data()
+    post_migrate.connect(_reload_after_flush, dispatch_uid="tests-reference-data")
+    yield
+    post_migrate.disconnect(dispatch_uid="tests-reference-data")
+
+
+@pytest.fixture
+def reference_data(django_db_blocker):
+    """Regions, health centers, types and the demo institutions (in the test database from
+    the start; see django_db_setup). Requesting it says a test depends on them."""
+    with django_db_blocker.unblock():
+        _load_reference_data()
 
 
 # ---------------------------------------------------------------------------------- personas
