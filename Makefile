@@ -9,7 +9,7 @@ PORT ?= 8000
 RUN_ENV := DEBUG=true SECURE=false SMS_BACKEND=console \
 	CERT_TRUST_ANCHORS=var/demo/ca.pem CERT_CRL_PATHS=var/demo/crl.pem
 
-.PHONY: setup run test lint check-deploy screenshots clean
+.PHONY: setup run test test-fast lint check-deploy screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ run: setup
 # skipping only the tests marked `postgres` (pytest's summary names each skip).
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The edit loop: everything but the Chromium (browser and axe) tests.
+test-fast: setup
+	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
