@@ -751,12 +751,19 @@ class TrustStore:
                     pending.append(_name_key(ca.issuer))
         return _CRL_CHAIN
 
-    def anchors_without_crl(self) -> list[str]:
-        """The names of the trusted CAs no configured CRL covers (for the deploy check)."""
+    def anchors_without_crl(self, sourced: Iterable[str] = ()) -> list[str]:
+        """The names of the trusted CAs that have no CRL source (for the deploy check): no
+        configured CRL file, no distribution point named for them by another trusted CA's
+        certificate, and none in ``sourced`` (the :func:`issuer_key` of the CAs the CRL store
+        knows a distribution point or a CRL of)."""
+        sourced = set(sourced)
+        for cert in self.anchors:
+            if crl_urls(cert):
+                sourced.add(issuer_key(cert.issuer))
         names = {}
         for cert in self.anchors:
             key = _name_key(cert.subject)
-            if key not in self._covered:
+            if key not in self._covered and issuer_key(cert.subject) not in sourced:
                 names.setdefault(key, cert.subject.rfc4514_string())
         return sorted(names.values())
 
@@ -1370,3 +1377,45 @@ def _status_of(cert, issuer, *, trust, sources, stored, at) -> str:
     if covered:
         return "good"
     return "stale" if stale else "unknown"
+
+
+def check_fetched_crl(data: bytes, *, url: str, trust: TrustStore,
+                      expected_issuer: str = "") -> x509.CertificateRevocationList:
+    """A CRL just fetched from distribution point ``url``, checked before it is stored:
+    one CRL (DER or PEM), signed by a CA of the trust store (of ``expected_issuer``, an
+    :func:`issuer_key`, when the point came from that CA's certificate), not a delta CRL,
+    with a nextUpdate, and when partitioned (issuingDistributionPoint) the partition of
+    ``url``. Raises ValueError saying what is wrong."""
+    try:
+        crls = _load_crls(data)
+    except ValueError as exc:
+        raise ValueError(f"not a CRL: {exc}") from None
+    if len(crls) != 1:
+        raise ValueError(f"{len(crls)} CRLs where one was expected")
+    crl = crls[0]
+    if expected_issuer and issuer_key(crl.issuer) != expected_issuer:
+        raise ValueError(f"issued by {crl.issuer.rfc4514_string()}, not by the CA that "
+                         "named this distribution point")
+    issuers = trust._by_subject.get(_name_key(crl.issuer), [])
+    if not issuers:
+        raise ValueError(f"issued by {crl.issuer.rfc4514_string()}, not a trusted CA")
+    if not any(crl_signed_by(crl, ca) for ca in issuers):
+        raise ValueError(f"bad signature (issuer {crl.issuer.rfc4514_string()})")
+    try:
+        crl.extensions.get_extension_for_class(x509.DeltaCRLIndicator)
+        raise ValueError("a delta CRL")
+    except x509.ExtensionNotFound:
+        pass
+    if crl.next_update_utc is None:
+        raise ValueError("no nextUpdate")
+    scope = crl_scope_urls(crl)
+    if scope and url not in scope:
+        raise ValueError(f"the partition of {', '.join(scope)}, not of this point")
+    return crl
+
+
+def crl_number(crl: x509.CertificateRevocationList) -> int | None:
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return None
