@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import urllib.parse
 import urllib.request
@@ -169,13 +170,14 @@ class CrlFetcher:
             or "certificateRevocationList"
         wanted = attribute.split(";", 1)[0].casefold()
         key = (parts.scheme.lower(), host, port)
+        seconds = max(1, math.ceil(self.timeout))  # ldap3 sets socket options: whole seconds
         try:
             connection = self._ldap.get(key)
             if connection is None:
                 server = ldap3.Server(host, port=port, use_ssl=secure,
-                                      connect_timeout=self.timeout, get_info=ldap3.NONE)
+                                      connect_timeout=seconds, get_info=ldap3.NONE)
                 connection = ldap3.Connection(server, auto_bind=True, read_only=True,
-                                              receive_timeout=self.timeout)
+                                              receive_timeout=seconds)
                 self._ldap[key] = connection
             connection.search(dn, "(objectClass=*)", search_scope=ldap3.BASE,
                               attributes=[attribute])
