@@ -199,7 +199,7 @@ def test_two_refreshes_at_once_end_consistent(ca, anchors):
     with pki_servers.http_server(files) as base:
         urls = [f"{base}/p{i}.crl" for i in range(20)]
         for i, url in enumerate(urls):
-            files[f"/p{i}.crl"] = der(pki.make_crl(ca, [i], distribution_point=url,
+            files[f"/p{i}.crl"] = der(pki.make_crl(ca, [i + 1], distribution_point=url,
                                                    crl_number=7))
         crl_points_register(urls_by_issuer={issuer_key(ca.cert.subject): urls},
                             origin=StoredCrl.Origin.CERTIFICATE)
