@@ -453,8 +453,6 @@ def _merge_policies(extra: Mapping[str, str | None] | None) -> dict[str, Policy]
 # Trust store
 # ---------------------------------------------------------------------------------------------
 
-_F = crypto.X509StoreFlags
-_CRL_CHAIN = _F.CRL_CHECK | _F.CRL_CHECK_ALL
 # Stores with an explicit verification time are kept for a few distinct times only; the
 # store used with ``at=None`` has no fixed time (OpenSSL then uses the current time).
 _TIMED_STORES_KEPT = 16
@@ -501,11 +499,11 @@ def _is_self_issued(cert: x509.Certificate) -> bool:
 
 
 class TrustStore:
-    """Trusted CA certificates, their CRLs, the policy table and ``allow_corporate``.
+    """Trusted CA certificates, their CRL files, the policy table and the accepted classes.
 
-    Immutable once built; the pyOpenSSL ``X509Store`` objects are built lazily, once per
-    CRL flag combination (and per explicit verification time), and shared between threads
-    (OpenSSL only reads a store while verifying).
+    Immutable once built; the pyOpenSSL ``X509Store`` objects (chain building only: revocation
+    is :func:`check_revocation`'s) are built lazily, once (and per explicit verification
+    time), and shared between threads (OpenSSL only reads a store while verifying).
 
     Every certificate of the bundle is trusted, intermediates included, but a chain must end
     at a self-signed root in the bundle (no partial chains): put the root CA (e.g. KISA's) and
@@ -579,7 +577,6 @@ class TrustStore:
         self._lock = threading.Lock()
         self._live_stores: dict[int, crypto.X509Store] = {}
         self._timed_stores: OrderedDict[tuple[int, int], crypto.X509Store] = OrderedDict()
-        self._flags_by_issuer: dict[str, int] = {}
 
     # -- constructors ----------------------------------------------------------------------
 
@@ -712,45 +709,6 @@ class TrustStore:
         if not allowed:
             raise CertificateError("government_not_allowed")
 
-    def crl_flags_for(self, issuer: x509.Name) -> int | None:
-        """The CRL flags for leaves issued by ``issuer``, or None when revocation cannot be
-        checked.
-
-        Revocation is checked for the whole chain (``CRL_CHECK | CRL_CHECK_ALL``), so every
-        CA from the leaf's issuer up to the self-signed root needs a CRL. When one of them
-        has none configured the answer is None and the certificate is refused
-        (``revocation_unknown``): a CA added to the bundle before its CRL download is set up
-        must not let revoked certificates in. ``check --deploy`` names such CAs
-        (kdcis.E006). An issuer that is not in the bundle gets 0: its chain fails as
-        ``untrusted`` anyway.
-        """
-        key = _name_key(issuer)
-        if key not in self._by_subject:  # never grow the cache with names posted by users
-            return 0
-        if key not in self._flags_by_issuer:
-            flags = self._compute_crl_flags(key)
-            if flags is None:
-                logger.warning("No CRL configured for a CA of the chain of %s: its "
-                               "certificates are refused.", issuer.rfc4514_string())
-            self._flags_by_issuer[key] = flags
-        return self._flags_by_issuer[key]
-
-    def _compute_crl_flags(self, issuer_key: str) -> int | None:
-        # Walk up every path (a CA may exist in several certificates, e.g. after a re-key).
-        pending = [issuer_key]
-        seen: set[str] = set()
-        while pending:
-            key = pending.pop()
-            if key in seen:
-                continue
-            seen.add(key)
-            if key not in self._covered:
-                return None
-            for ca in self._by_subject.get(key, ()):
-                if not _is_self_issued(ca):
-                    pending.append(_name_key(ca.issuer))
-        return _CRL_CHAIN
-
     def anchors_without_crl(self, sourced: Iterable[str] = ()) -> list[str]:
         """The names of the trusted CAs that have no CRL source (for the deploy check): no
         configured CRL file, no distribution point named for them by another trusted CA's
@@ -806,8 +764,7 @@ class TrustStore:
 
     def warm_up(self) -> None:
         """Build the live stores now (optional: they are otherwise built on first use)."""
-        for flags in {0, _CRL_CHAIN}:
-            self._store(flags, None)
+        self._store(0, None)
 
 
 # ---------------------------------------------------------------------------------------------
