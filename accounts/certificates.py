@@ -1365,6 +1365,8 @@ def check_fetched_crl(data: bytes, *, url: str, trust: TrustStore,
         pass
     if crl.next_update_utc is None:
         raise ValueError("no nextUpdate")
+    if crl.next_update_utc <= crl.last_update_utc:
+        raise ValueError("nextUpdate is not after thisUpdate")
     scope = crl_scope_urls(crl)
     if scope and url not in scope:
         raise ValueError(f"the partition of {', '.join(scope)}, not of this point")

@@ -187,5 +187,7 @@ class CrlFetcher:
         for entry in connection.response or ():
             for name, values in (entry.get("raw_attributes") or {}).items():
                 if name.split(";", 1)[0].casefold() == wanted and values:
+                    if len(values[0]) > MAX_CRL_BYTES:
+                        raise CrlFetchError("larger than the CRL size limit")
                     return bytes(values[0])
         raise CrlFetchError(f"LDAP: no {attribute} at {dn!r} ({connection.result})")
