@@ -56,16 +56,31 @@ from OpenSSL import crypto
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "APPLICANT",
+    "CLASSES",
     "DEFAULT_POLICY_OIDS",
+    "POLICIES",
+    "STAFF",
     "CertificateError",
     "CertificateIdentity",
+    "OcspAnswer",
+    "OcspInvalid",
+    "Policy",
+    "RevocationSources",
     "TrustStore",
     "TrustStoreNotConfigured",
     "VerifiedCertificate",
     "certificate_identity",
+    "certificate_real_name",
+    "check_fetched_crl",
+    "check_ocsp_response",
+    "check_revocation",
+    "crl_covers",
+    "crl_urls",
     "decode_base64",
     "issuer_key",
     "name_from_cn",
+    "ocsp_urls",
     "verify_signed_challenge",
 ]
 
