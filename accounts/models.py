@@ -172,3 +172,77 @@ class UsedLoginChallenge(models.Model):
 
     nonce = models.CharField(max_length=64, unique=True)
     used_at = models.DateTimeField(db_index=True)
+
+
+class StoredCrl(models.Model):
+    """One CRL distribution point (one partition of a CA's CRL) and the last good copy
+    `refresh_crls` fetched from it.
+
+    In the database so that every app server checks certificates against the same list the
+    moment it is replaced (one row update, in one transaction). Rows are created for the
+    distribution points named by the trusted CAs' certificates, by `CERT_CRL_URLS` and by
+    every certificate presented at signup or login; `refresh_crls` fills and replaces `der`.
+    """
+
+    class Origin(models.TextChoices):
+        ANCHOR = "anchor", _("신뢰 인증기관 인증서")
+        CERTIFICATE = "certificate", _("제출된 인증서")
+        SETTINGS = "settings", _("설정(CERT_CRL_URLS)")
+
+    url = models.CharField(_("배포 지점"), max_length=1000, unique=True)
+    origin = models.CharField(_("출처"), max_length=12, choices=Origin.choices)
+    # accounts.certificates.issuer_key() of the CA whose certificate named this point ('' for
+    # a point from the settings): a fetched CRL of another issuer is refused.
+    expected_issuer = models.CharField(_("예상 발급기관"), max_length=500, blank=True,
+                                       db_index=True)
+    # The stored CRL: its issuer (issuer_key()), DER, SHA-256 and dates.
+    issuer_key = models.CharField(_("발급기관"), max_length=500, blank=True, db_index=True)
+    der = models.BinaryField(null=True, editable=False)
+    sha256 = models.CharField(max_length=64, blank=True)
+    crl_number = models.DecimalField(_("CRL 번호"), max_digits=50, decimal_places=0,
+                                     null=True, blank=True)
+    this_update = models.DateTimeField(_("발행일시"), null=True, blank=True)
+    next_update = models.DateTimeField(_("다음 발행 예정"), null=True, blank=True,
+                                       db_index=True)
+    fetched_at = models.DateTimeField(_("저장일시"), null=True, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("인증서 폐지 목록(CRL)")
+        verbose_name_plural = _("인증서 폐지 목록(CRL)")
+        constraints = [
+            # A stored copy is whole: bytes, hash, issuer and both dates, in order.
+            models.CheckConstraint(
+                condition=Q(der__isnull=True, sha256="")
+                | (Q(der__isnull=False, this_update__isnull=False, next_update__isnull=False)
+                   & ~Q(sha256="") & ~Q(issuer_key="")),
+                name="storedcrl_copy_whole"),
+            models.CheckConstraint(
+                condition=Q(next_update__isnull=True) | Q(next_update__gt=models.F("this_update")),
+                name="storedcrl_next_after_this"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class OcspResponse(models.Model):
+    """A verified `good` OCSP answer, kept until its nextUpdate so that a certificate is not
+    asked about on every login; shared by every app server. `key` is the issuer's key hash
+    and the serial (accounts.certificates.ocsp_cache_key())."""
+
+    key = models.CharField(max_length=200, unique=True)
+    der = models.BinaryField(editable=False)
+    this_update = models.DateTimeField()
+    next_update = models.DateTimeField(db_index=True)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("OCSP 응답")
+        verbose_name_plural = _("OCSP 응답")
+        constraints = [
+            models.CheckConstraint(condition=Q(next_update__gt=models.F("this_update")),
+                                   name="ocspresponse_next_after_this"),
+        ]

@@ -28,8 +28,10 @@ __all__ = [
     "Authority",
     "Issued",
     "cached_key",
+    "identify_data",
     "make_ca",
     "make_crl",
+    "make_ocsp_responder",
     "make_key",
     "make_user_certificate",
     "pem",
@@ -39,6 +41,10 @@ __all__ = [
 
 DEMO_PERSONAL_POLICY_OID = "1.2.410.999999.1.1"
 DEMO_CORPORATE_POLICY_OID = "1.2.410.999999.1.2"
+DEMO_LIMITED_POLICY_OID = "1.2.410.999999.1.3"
+DEMO_GOVERNMENT_POLICY_OID = "1.2.410.999999.1.4"
+#: KISA identifyData in subjectAltName (otherName).
+IDENTIFY_DATA_OID = "1.2.410.200004.10.1.1"
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -109,10 +115,14 @@ def make_ca(
     key: rsa.RSAPrivateKey | None = None,
     issuer: Authority | None = None,
     organization: str = "KDCIS Demo PKI",
+    ocsp_url: str | None = None,
+    crl_urls: list[str] | tuple[str, ...] = (),
 ) -> Authority:
     """A CA certificate: self-signed (root) or, with ``issuer``, an intermediate CA.
 
     Valid from 30 days ago for 10 years unless ``not_before``/``not_after`` say otherwise.
+    ``ocsp_url`` and ``crl_urls`` (an intermediate's: where its issuer answers for it) go to
+    the AIA and CRL distribution points extensions.
     """
     now = _now()
     not_before = not_before or now - dt.timedelta(days=30)
@@ -147,6 +157,7 @@ def make_ca(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
             critical=False,
         )
+    builder = _add_revocation_pointers(builder, ocsp_url, crl_urls)
     return Authority(cert=builder.sign(signer_key, hashes.SHA256()), key=key)
 
 
@@ -162,6 +173,10 @@ def make_user_certificate(
     key: PrivateKey | None = None,
     key_type: str = "rsa",
     unit: str = "personal4IB",
+    ocsp_url: str | None = None,
+    crl_urls: list[str] | tuple[str, ...] = (),
+    real_name: str | None = None,
+    extended_key_usage: list[x509.ObjectIdentifier] | None = None,
 ) -> Issued:
     """A user certificate issued by ``ca``, valid from yesterday for one year by default.
 
@@ -169,6 +184,9 @@ def make_user_certificate(
     ``key_usage_digital_signature``: True gives digitalSignature + nonRepudiation (as Korean
     personal certificates have), False nonRepudiation only, None no key usage extension.
     ``key_type='ec'`` makes an EC P-256 key (browsers' forge cannot sign with it).
+    ``ocsp_url``: the responder in Authority Information Access; ``crl_urls``: the CRL
+    distribution points (http:// or ldap://, one partition each as Korean CAs do);
+    ``real_name``: a subjectAltName with KISA identifyData carrying it (:func:`identify_data`).
     """
     now = _now()
     not_before = not_before or now - dt.timedelta(days=1)
@@ -203,7 +221,78 @@ def make_user_certificate(
             ),
             critical=True,
         )
+    if real_name is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.OtherName(
+            x509.ObjectIdentifier(IDENTIFY_DATA_OID), identify_data(real_name))]),
+            critical=False)
+    if extended_key_usage:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(extended_key_usage),
+                                        critical=False)
+    builder = _add_revocation_pointers(builder, ocsp_url, crl_urls)
     return Issued(cert=builder.sign(ca.key, hashes.SHA256()), key=key)
+
+
+def _add_revocation_pointers(builder, ocsp_url: str | None, crl_urls) -> Any:
+    if ocsp_url:
+        builder = builder.add_extension(x509.AuthorityInformationAccess([
+            x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.OCSP,
+                                   x509.UniformResourceIdentifier(ocsp_url))]), critical=False)
+    if crl_urls:
+        builder = builder.add_extension(x509.CRLDistributionPoints([
+            x509.DistributionPoint(full_name=[x509.UniformResourceIdentifier(url)],
+                                   relative_name=None, reasons=None, crl_issuer=None)
+            for url in crl_urls]), critical=False)
+    return builder
+
+
+def _der(tag: int, contents: bytes) -> bytes:
+    length = len(contents)
+    if length < 0x80:
+        return bytes([tag, length]) + contents
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(encoded)]) + encoded + contents
+
+
+def identify_data(real_name: str, *, virtual_id: bytes | None = None) -> bytes:
+    """KISA IdentifyData as the otherName value: ``SEQUENCE { realName UTF8String,
+    userInfo SEQUENCE OF VID }``, VID = ``SEQUENCE { hashAlg [0] EXPLICIT
+    AlgorithmIdentifier (SHA-256), virtualID [1] EXPLICIT OCTET STRING }``. The virtual ID
+    here is random (a CA computes it from the resident number and the key's randomNum)."""
+    import os
+
+    virtual_id = virtual_id if virtual_id is not None else os.urandom(32)
+    sha256 = _der(0x30, bytes.fromhex("0609608648016503040201") + b"\x05\x00")
+    vid = _der(0x30, _der(0xA0, sha256) + _der(0xA1, _der(0x04, virtual_id)))
+    return _der(0x30, _der(0x0C, real_name.encode("utf-8")) + _der(0x30, vid))
+
+
+def make_ocsp_responder(ca: Authority, *, common_name: str | None = None,
+                        key: PrivateKey | None = None) -> Issued:
+    """A delegated OCSP responder certificate of ``ca`` (extendedKeyUsage OCSPSigning and
+    id-pkix-ocsp-nocheck, as RFC 6960 §4.2.2.2 describes)."""
+    now = _now()
+    key = key or make_key("rsa")
+    name = common_name or f"{_common_name_of(ca)} OCSP Responder"
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(name, organization=_organization_of(ca)))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING]),
+                       critical=False)
+        .add_extension(x509.OCSPNoCheck(), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+                       critical=False)
+    )
+    return Issued(cert=builder.sign(ca.key, hashes.SHA256()), key=key)
+
+
+def _common_name_of(ca: Authority) -> str:
+    values = ca.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(values[0].value) if values else "CA"
 
 
 def _organization_of(ca: Authority) -> str:
@@ -218,9 +307,14 @@ def make_crl(
     last_update: dt.datetime | None = None,
     next_update: dt.datetime | None = None,
     crl_number: int = 1,
+    distribution_point: str | None = None,
 ) -> x509.CertificateRevocationList:
     """A CRL signed by ``ca`` revoking ``revoked_serials`` (revoked an hour before
-    ``last_update``). Issued an hour ago and valid for 7 days by default."""
+    ``last_update``). Issued an hour ago and valid for 7 days by default.
+
+    ``distribution_point``: a partitioned CRL, with a critical issuingDistributionPoint
+    naming that URL (the partition of the certificates whose CRL distribution point it is).
+    """
     last_update = last_update or _now() - dt.timedelta(hours=1)
     next_update = next_update or last_update + dt.timedelta(days=7)
     builder = (
@@ -232,6 +326,12 @@ def make_crl(
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
                        critical=False)
     )
+    if distribution_point is not None:
+        builder = builder.add_extension(x509.IssuingDistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(distribution_point)], relative_name=None,
+            only_contains_user_certs=False, only_contains_ca_certs=False,
+            only_some_reasons=None, indirect_crl=False,
+            only_contains_attribute_certs=False), critical=True)
     revoked_at = last_update - dt.timedelta(hours=1)
     for serial in revoked_serials:
         builder = builder.add_revoked_certificate(

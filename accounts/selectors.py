@@ -64,3 +64,12 @@ def helpdesk_search(q: str) -> tuple[str, QuerySet[User], bool]:
     users = (User.objects.filter(id__in=ids)
              .select_related("institution", "institution__type").order_by("name", "id"))
     return kind, users, truncated
+
+
+def is_public_servant(user) -> bool:
+    """Officers and helpdesk staff: the people a GPKI/EPKI certificate may sign in as."""
+    from permissions.models import Officer
+
+    if user is None or not getattr(user, "pk", None):
+        return False
+    return bool(user.is_helpdesk) or Officer.objects.filter(user_id=user.pk).exists()

@@ -375,3 +375,107 @@ def helpdesk_search_record(*, agent: User, kind: str, shown: list[User], total: 
         if total == 1 and shown:
             audit(actor=agent, action="helpdesk.revealed", target=shown[0], subject=shown[0],
                   new={"field": "search", "kind": kind}, ip=ip)
+
+
+# --------------------------------------------------------------- CRL store and OCSP cache
+
+
+def crl_points_register(*, urls_by_issuer: dict[str, list[str]], origin: str) -> int:
+    """Record CRL distribution points for `refresh_crls` to fetch (idempotent).
+
+    `urls_by_issuer` maps the expected issuer (issuer_key(), '' when unknown) to URLs. Two
+    servers registering the same point at once: the unique URL decides, the other insert is
+    skipped. No audit row: a point to fetch changes nobody's state; replacing the CRL does.
+    """
+    from accounts.models import StoredCrl
+
+    rows = [StoredCrl(url=url[:1000], origin=origin, expected_issuer=issuer)
+            for issuer, urls in urls_by_issuer.items() for url in dict.fromkeys(urls)
+            if url]
+    if not rows:
+        return 0
+    return len(StoredCrl.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+@dataclass(frozen=True)
+class CrlCopy:
+    """A fetched, verified CRL ready to be stored."""
+
+    der: bytes
+    sha256: str
+    issuer_key: str
+    crl_number: int | None
+    this_update: datetime
+    next_update: datetime
+
+
+def crl_replace(*, url: str, copy: CrlCopy, now: datetime) -> str:
+    """Replace the stored CRL of distribution point `url` with `copy`, atomically.
+
+    Under the row's lock: a copy older than the stored one (a lower CRL number, or an earlier
+    thisUpdate) never replaces it, so two `refresh_crls` running at once end with the newest
+    copy whatever order they commit in. Returns 'replaced', 'unchanged' or 'older'; writes
+    an audit row when it replaces.
+    """
+    from accounts.models import StoredCrl
+
+    with transaction.atomic():
+        row = StoredCrl.objects.select_for_update().filter(url=url).first()
+        if row is None:
+            row = StoredCrl.objects.create(url=url, origin=StoredCrl.Origin.SETTINGS)
+            row = StoredCrl.objects.select_for_update().get(pk=row.pk)
+        if row.sha256 == copy.sha256:
+            row.last_attempt_at = now
+            row.last_error = ""
+            row.save(update_fields=["last_attempt_at", "last_error"])
+            return "unchanged"
+        if row.der is not None and _crl_is_older(copy, row):
+            row.last_attempt_at = now
+            row.last_error = ""
+            row.save(update_fields=["last_attempt_at", "last_error"])
+            return "older"
+        old = {"crl_number": None if row.crl_number is None else str(row.crl_number),
+               "next_update": row.next_update.isoformat() if row.next_update else None}
+        row.der = copy.der
+        row.sha256 = copy.sha256
+        row.issuer_key = copy.issuer_key
+        row.crl_number = copy.crl_number
+        row.this_update = copy.this_update
+        row.next_update = copy.next_update
+        row.fetched_at = now
+        row.last_attempt_at = now
+        row.last_error = ""
+        row.save()
+        audit(actor=None, action="crl.replace", target=row, old=old,
+              new={"crl_number": None if copy.crl_number is None else str(copy.crl_number),
+                   "next_update": copy.next_update.isoformat(), "sha256": copy.sha256})
+        return "replaced"
+
+
+def _crl_is_older(copy: CrlCopy, row) -> bool:
+    if copy.crl_number is not None and row.crl_number is not None:
+        return copy.crl_number < int(row.crl_number)
+    return row.this_update is not None and copy.this_update < row.this_update
+
+
+def crl_fetch_failed(*, url: str, error: str, now: datetime) -> None:
+    """Note a failed fetch on the point's row (the stored copy, if any, stays)."""
+    from accounts.models import StoredCrl
+
+    StoredCrl.objects.filter(url=url).update(last_attempt_at=now, last_error=error[:500])
+
+
+def ocsp_response_store(*, key: str, der: bytes, this_update: datetime,
+                        next_update: datetime, now: datetime) -> None:
+    """Keep a verified good OCSP answer until its nextUpdate (one upsert statement, so two
+    servers storing the same answer at once cannot collide). A cache, not anyone's state:
+    no audit row."""
+    from accounts.models import OcspResponse
+
+    if next_update <= this_update:
+        return
+    OcspResponse.objects.bulk_create(
+        [OcspResponse(key=key, der=der, this_update=this_update, next_update=next_update,
+                      fetched_at=now)],
+        update_conflicts=True, unique_fields=["key"],
+        update_fields=["der", "this_update", "next_update", "fetched_at"])

@@ -20,6 +20,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import wizard
 from accounts.certificates import (
+    APPLICANT,
+    STAFF,
     CertificateError,
     CertificateIdentity,
     TrustStore,
@@ -47,7 +49,8 @@ from accounts.phone import (
     phone_code_send,
     verified_phone,
 )
-from accounts.selectors import bindings_for_certificate
+from accounts.revocation import revocation_sources
+from accounts.selectors import bindings_for_certificate, is_public_servant
 from accounts.services import (
     RequestedPermission,
     SignupError,
@@ -78,9 +81,14 @@ class _PostedCertificateError(DomainError):
     """The posted certificate or signature was refused."""
 
 
-def verify_posted_certificate(request: HttpRequest, purpose: str):
+def verify_posted_certificate(request: HttpRequest, purpose: str, *,
+                              signer: str | None = APPLICANT):
     """Check the posted certificate and signature against the page's challenge: a signed
-    single-use token for the login (no session needed), the session's for the others."""
+    single-use token for the login (no session needed), the session's for the others.
+
+    Revocation is checked against the stored CRLs and OCSP (accounts.revocation). ``signer``
+    says who presents it (GPKI/EPKI are for public servants); None at the login, which
+    decides once it knows the account (:func:`_check_signer`)."""
     form = CertificateForm(request.POST)
     if not form.is_valid():
         raise _PostedCertificateError(
@@ -101,8 +109,16 @@ def verify_posted_certificate(request: HttpRequest, purpose: str):
     try:
         return verify_signed_challenge(
             certificate=certificate, challenge=challenge, signature=signature,
-            trust=TrustStore.from_settings(),
+            trust=TrustStore.from_settings(), revocation=revocation_sources(), signer=signer,
         )
+    except CertificateError as exc:
+        raise _PostedCertificateError(str(exc.message), code=exc.code) from None
+
+
+def _check_signer(cert, user) -> None:
+    """A GPKI/EPKI certificate only for an account the settings allow it for."""
+    try:
+        TrustStore.from_settings().check_signer(cert, staff=is_public_servant(user))
     except CertificateError as exc:
         raise _PostedCertificateError(str(exc.message), code=exc.code) from None
 
@@ -152,12 +168,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
         )
     failure_keys = [key for key, _limit in limits]
     try:
-        cert = verify_posted_certificate(request, "login")
+        cert = verify_posted_certificate(request, "login", signer=None)
+        user = account_for_certificate(cert)
+        _check_signer(cert, user if user is not None else renewal_candidate(cert))
     except _PostedCertificateError as exc:
         ratelimit.record(failure_keys, window_seconds=window)
         login_failed(reason_code=exc.code, ip=ip)
         return _login_page(request, error=exc.message)
-    user = account_for_certificate(cert)
     if user is None:
         ratelimit.record(failure_keys, window_seconds=window)
         login_failed(reason_code="unknown_certificate", ip=ip)
@@ -228,6 +245,7 @@ def _cert_to_session(cert) -> dict:
         "issuer": cert.issuer, "issuer_dn": cert.issuer_dn, "serial": cert.serial,
         "not_before": cert.not_before.isoformat(), "not_after": cert.not_after.isoformat(),
         "kind": cert.kind, "policy_oid": cert.policy_oid,
+        "cert_class": cert.cert_class, "ca": cert.ca,
         "der": base64.b64encode(cert.der).decode(),
     }
 
@@ -241,6 +259,7 @@ def _cert_from_session(data: dict):
         not_before=parse_datetime(data["not_before"]), not_after=parse_datetime(data["not_after"]),
         kind=data["kind"], policy_oid=data["policy_oid"], der=base64.b64decode(data["der"]),
         issuer_dn=data.get("issuer_dn", ""),  # recomputed from the DER when missing
+        cert_class=data.get("cert_class", ""), ca=data.get("ca", ""),
     )
 
 
@@ -690,7 +709,8 @@ def withdraw(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            cert = verify_posted_certificate(request, "withdraw")
+            cert = verify_posted_certificate(
+                request, "withdraw", signer=STAFF if is_public_servant(user) else APPLICANT)
         except _PostedCertificateError as exc:
             error = exc.message
         else:

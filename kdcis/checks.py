@@ -85,13 +85,33 @@ def certificate_trust_configured(app_configs, **kwargs):
                 f"CERT_TRUST_ANCHORS holds a CA of the demo PKI ({cert.subject.rfc4514_string()}).",
                 hint="Only the licensed Korean CAs and their root belong in the bundle.",
                 id="kdcis.E004"))
-    for name in store.anchors_without_crl():
+    # The database is asked only when the files leave a CA without a source.
+    missing = store.anchors_without_crl()
+    if missing:
+        missing = store.anchors_without_crl(_crl_store_issuers())
+    for name in missing:
         errors.append(Error(
-            f"No CRL is configured for the CA {name}: every certificate it issued is refused "
-            "(revocation_unknown).",
-            hint="Add the CA's CRL to CERT_CRL_PATHS (and refresh it before its next update).",
+            f"The CA {name} has no CRL source: no CRL file, no distribution point known to the "
+            "CRL store: every certificate it issued that no OCSP responder vouches for is "
+            "refused (revocation_unknown).",
+            hint="Add its distribution point to CERT_CRL_URLS and run refresh_crls (or add a "
+                 "CRL file to CERT_CRL_PATHS).",
             id="kdcis.E006"))
     return errors
+
+
+def _crl_store_issuers() -> set[str]:
+    """The CAs the CRL store (refresh_crls) has a CRL or a distribution point of; empty when
+    the database is not reachable or not migrated yet (the check then relies on files)."""
+    from django.db import DatabaseError
+
+    from accounts.models import StoredCrl
+
+    try:
+        rows = list(StoredCrl.objects.values_list("issuer_key", "expected_issuer"))
+    except DatabaseError:
+        return set()
+    return {key for pair in rows for key in pair if key}
 
 
 @register(Tags.security, deploy=True)

@@ -190,6 +190,19 @@ CERT_TRUST_ANCHORS = str(
 CERT_CRL_PATHS = [str(BASE_DIR / p) for p in env.list("CERT_CRL_PATHS", default=[]) if p]
 CERT_ALLOW_CORPORATE = env.bool("CERT_ALLOW_CORPORATE", default=False)
 CERT_POLICY_OIDS = env.dict("CERT_POLICY_OIDS", default={})
+# Classes of certificate accepted (accounts.certificates.CLASSES): 개인 범용 and 용도제한용 by
+# default; 'corporate' here (or CERT_ALLOW_CORPORATE) accepts corporate certificates.
+CERT_ACCEPTED_CLASSES = env.list("CERT_ACCEPTED_CLASSES", default=["general", "limited"])
+# GPKI/EPKI (public servants): for officers and helpdesk staff, and for applicants if set.
+CERT_GOVERNMENT_FOR_STAFF = env.bool("CERT_GOVERNMENT_FOR_STAFF", default=True)
+CERT_GOVERNMENT_FOR_APPLICANTS = env.bool("CERT_GOVERNMENT_FOR_APPLICANTS", default=False)
+# Revocation: OCSP from each certificate's AIA (short timeout; good answers are kept in the
+# database until their nextUpdate), and the CRLs refresh_crls stores in the database, fetched
+# from every distribution point seen plus these (comma-separated http://, ldap:// URLs).
+CERT_OCSP_ENABLED = env.bool("CERT_OCSP_ENABLED", default=True)
+CERT_OCSP_TIMEOUT_SECONDS = env.float("CERT_OCSP_TIMEOUT_SECONDS", default=3.0)
+CERT_CRL_URLS = env.list("CERT_CRL_URLS", default=[])
+CERT_CRL_FETCH_TIMEOUT_SECONDS = env.float("CERT_CRL_FETCH_TIMEOUT_SECONDS", default=20.0)
 CERT_CHALLENGE_TTL_SECONDS = env.int("CERT_CHALLENGE_TTL_SECONDS", default=300)
 
 # SMS: the outbox is always used; the backend delivers it.

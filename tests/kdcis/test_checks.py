@@ -66,6 +66,7 @@ def test_a_copy_of_the_demo_ca_elsewhere_is_a_deploy_error(production, test_pki)
     assert ids(all_errors()) == {"kdcis.E004"}
 
 
+@pytest.mark.django_db  # the CRL store (refresh_crls) is a source too: it is asked
 def test_a_ca_without_a_crl_is_a_deploy_error(production):
     production.CERT_CRL_PATHS = []
     assert ids(all_errors()) == {"kdcis.E006"}

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import PhoneVerification, SignupDraft, UsedLoginChallenge
+from accounts.models import OcspResponse, PhoneVerification, SignupDraft, UsedLoginChallenge
 from kdcis.ratelimit import purge_expired
 from kdcis.sms import scrub_finished
 
@@ -18,7 +18,8 @@ class Command(BaseCommand):
             "signup drafts untouched for longer than a session lives (names, numbers, "
             "certificate data of signups never finished) and expired sessions with their "
             "login records, and used login challenges older than a day, and blank the number and text of SMS messages sent or given up "
-            "on more than SMS_RETENTION_DAYS ago. Idempotent and safe to run twice at once.")
+            "on more than SMS_RETENTION_DAYS ago, and cached OCSP answers past their "
+            "nextUpdate (never used again). Idempotent and safe to run twice at once.")
 
     def handle(self, *args, **options):
         now = timezone.now()
@@ -37,7 +38,9 @@ class Command(BaseCommand):
             # What `clearsessions` does for database sessions, counted.
             sessions = Session.objects.filter(expire_date__lt=now).delete()[1].get(
                 Session._meta.label, 0)
+            ocsp, _ = OcspResponse.objects.filter(next_update__lt=now).delete()
         self.stdout.write(f"purged {counters} rate-limit counters, "
                           f"{verifications} phone verifications, {drafts} signup drafts, "
                           f"{challenges} used login challenges, {sessions} expired sessions; "
-                          f"blanked {messages} delivered SMS")
+                          f"blanked {messages} delivered SMS; "
+                          f"deleted {ocsp} expired OCSP answers")
