@@ -180,9 +180,10 @@ def wrk(url: str, path: str, cookies: Path | None, *, seconds: float, clients: i
     """(req/s, {"50": ms, "95": ms, "99": ms}, errors) of one wrk run."""
     env = dict(os.environ, BENCH_PATH=path, BENCH_PAUSE=str(pause_ms),
                BENCH_COOKIES=str(cookies) if cookies else "")
-    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:.0f}s", "-s",
-                          str(script), url + path], capture_output=True, text=True,
-                         check=True, env=env).stdout
+    # A slow page must be measured, not cut off: wrk's default timeout is 2 s.
+    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:.0f}s", "--timeout",
+                          "30s", "-s", str(script), url + path], capture_output=True,
+                         text=True, check=True, env=env).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = int(re.search(r"BAD (\d+)", out).group(1))
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
