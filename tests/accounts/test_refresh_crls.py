@@ -177,7 +177,7 @@ def test_stale_crls_are_reported(ca, anchors, settings):
 @pytest.mark.django_db
 def test_a_ca_without_a_crl_source_refuses_and_the_deploy_check_names_it(ca, anchors,
                                                                          settings):
-    from kdcis.checks import certificate_trust_configured
+    from accounts.checks import certificate_trust_configured
 
     settings.DEBUG = False
     issued = issue(ca, 0x88, "http://127.0.0.1:9/nowhere.crl")

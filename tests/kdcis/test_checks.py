@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
+from accounts import checks as certificate_checks
 from accounts import pki
 from kdcis import checks
 
@@ -33,7 +34,7 @@ def production(settings, tmp_path):
 
 
 def all_errors():
-    return (checks.sms_backend_configured(None) + checks.certificate_trust_configured(None)
+    return (checks.sms_backend_configured(None) + certificate_checks.certificate_trust_configured(None)
             + checks.client_address_configured(None))
 
 
