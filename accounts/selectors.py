@@ -1,4 +1,5 @@
-"""Reads about users that depend on who asks (the helpdesk)."""
+"""Reads about users: what the helpdesk may find, whom a certificate belongs to, which
+number a session verified."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import re
 
 from django.db.models import QuerySet
 
-from accounts.models import CertificateBinding, User
+from accounts.certificates import VerifiedCertificate
+from accounts.models import CertificateBinding, PhoneVerification, User
 
 
 def bindings_for_certificate(certificate) -> QuerySet[CertificateBinding]:
@@ -73,3 +75,50 @@ def is_public_servant(user) -> bool:
     if user is None or not getattr(user, "pk", None):
         return False
     return bool(user.is_helpdesk) or Officer.objects.filter(user_id=user.pk).exists()
+
+
+# ----------------------------------------------------------- who a certificate belongs to
+
+
+def account_for_certificate(cert: VerifiedCertificate) -> User | None:
+    """The account bound to this certificate (issuer + serial, whatever its encoding)."""
+    binding = bindings_for_certificate(cert).select_related("user").first()
+    if binding is None or binding.user.status == User.Status.WITHDRAWN:
+        return None
+    return binding.user
+
+
+def _same_owner_bindings(cert: VerifiedCertificate):
+    return (CertificateBinding.objects.select_related("user")
+            .filter(subject_cn=cert.subject_cn, issuer=cert.issuer[:200])
+            .exclude(pk__in=bindings_for_certificate(cert).values("pk")))
+
+
+def renewal_candidate(cert: VerifiedCertificate) -> User | None:
+    """An account bound to an older certificate with the same subject from the same issuer.
+
+    Only a newer certificate renews: the one a re-binding replaced is not offered again."""
+    binding = _same_owner_bindings(cert).filter(not_after__lt=cert.not_after).first()
+    if binding is None or binding.user.status == User.Status.WITHDRAWN or not binding.user.mobile:
+        return None
+    return binding.user
+
+
+def superseded_certificate(cert: VerifiedCertificate) -> bool:
+    """The certificate a renewal replaced: its owner's account is bound to a newer one."""
+    return _same_owner_bindings(cert).filter(not_after__gt=cert.not_after).exclude(
+        user__status=User.Status.WITHDRAWN).exists()
+
+
+# ------------------------------------------------------------------ phone verification
+
+
+def verified_phone(*, verification_id: int | None, session_key: str, phone: str,
+                   purpose: str = "signup") -> bool:
+    """Whether this session verified exactly this number (used again on submit)."""
+    if not verification_id:
+        return False
+    return PhoneVerification.objects.filter(
+        pk=verification_id, session_key=session_key, phone=phone, purpose=purpose,
+        verified_at__isnull=False,
+    ).exists()

@@ -43,25 +43,26 @@ from accounts.forms import (
     office_phone_error,
 )
 from accounts.models import User
-from accounts.phone import (
-    PhoneVerificationError,
-    phone_code_check,
-    phone_code_send,
+from accounts.revocation import revocation_sources
+from accounts.selectors import (
+    account_for_certificate,
+    bindings_for_certificate,
+    is_public_servant,
+    renewal_candidate,
+    superseded_certificate,
     verified_phone,
 )
-from accounts.revocation import revocation_sources
-from accounts.selectors import bindings_for_certificate, is_public_servant
 from accounts.services import (
+    PhoneVerificationError,
     RequestedPermission,
     SignupError,
-    account_for_certificate,
     certificate_rebind,
     login_failed,
     login_recorded,
-    renewal_candidate,
+    phone_code_check,
+    phone_code_send,
     session_tie,
     signup_submit,
-    superseded_certificate,
 )
 from institutions.models import Institution, InstitutionType
 from institutions.selectors import search_institutions

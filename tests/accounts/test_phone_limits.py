@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import PhoneVerification
-from accounts.phone import PhoneVerificationError, phone_code_send
+from accounts.services import PhoneVerificationError, phone_code_send
 from kdcis.models import SmsMessage
 
 THREAD_TIMEOUT = 60
