@@ -511,3 +511,31 @@ def test_a_run_while_another_holds_the_lock_exits_saying_so(reference_data):
     assert set(Grant.objects.filter(pk__in=grant_ids).values_list("status", flat=True)) == {
         "approved"}
     assert revoke_inactive(as_of=AS_OF).grants_revoked == 3
+
+
+# ------------------------------------------------------------- the SQL path's rows, checked
+
+
+@pytest.mark.postgres
+def test_the_sql_path_queues_the_very_sms_row_send_sms_would(world):
+    """The set-based statement writes SMS rows itself; they must be what the outbox's one
+    writer (kdcis.sms.send_sms) would have written for the same number and text, column for
+    column, or the delivery worker would see two kinds of row."""
+    from django.forms.models import model_to_dict
+
+    from kdcis.sms import send_sms
+
+    user = world.user(mobile="01055550101")
+    world.grant(user, last_used_on=dt.date(2025, 12, 1))
+    assert revoke_inactive(as_of=AS_OF).sms_queued == 1
+    written = SmsMessage.objects.get()
+    reference = send_sms(to=user.mobile, text=written.text)
+
+    def shape(message):
+        row = model_to_dict(message, exclude=["id"])
+        row.update(created_at=None, next_attempt_at=None)  # the moment each was written
+        return row
+
+    assert shape(written) == shape(reference)
+    assert written.to == "01055550101"
+    assert f"'{world.vaccination.name}'" in written.text
