@@ -34,6 +34,7 @@ __all__ = [
     "RANDOM_NUM_OID",
     "SEED_CBC_OID",
     "encrypt_private_key",
+    "seed_encrypt",
     "subject_folder_name",
     "to_seed_p12",
     "write_npki_folder",
@@ -46,6 +47,7 @@ PBKDF2_OID = "1.2.840.113549.1.5.12"
 RANDOM_NUM_OID = "1.2.410.200004.10.1.1.3"
 
 _DATA_OID = "1.2.840.113549.1.7.1"
+_ENCRYPTED_DATA_OID = "1.2.840.113549.1.7.6"
 _SHROUDED_KEY_BAG_OID = "1.2.840.113549.1.12.10.1.2"
 _CERT_BAG_OID = "1.2.840.113549.1.12.10.1.3"
 _X509_CERT_OID = "1.2.840.113549.1.9.22.1"
@@ -142,33 +144,41 @@ def private_key_info(key: pki.PrivateKey, *, random_num: bytes | None) -> bytes:
     return _seq(_unwrap(der), _tlv(0xA0, attribute))
 
 
-def encrypt_private_key(key: pki.PrivateKey, password: str, *, scheme: str = "pbes1",
-                        iterations: int = 2048, salt: bytes | None = None,
-                        random_num: bytes | None = b"") -> bytes:
-    """``signPri.key``: the key as an EncryptedPrivateKeyInfo under SEED (DER).
-
-    ``scheme`` is ``pbes1`` (pbeWithSHA1AndSeed-CBC) or ``pbes2`` (PBKDF2-HMAC-SHA1 +
-    seedCBC). ``random_num=b""`` adds a random 20-byte randomNum attribute; ``None`` leaves
-    it out.
-    """
+def seed_encrypt(data: bytes, password: str, *, scheme: str = "pbes1", iterations: int = 2048,
+                 salt: bytes | None = None) -> tuple[bytes, bytes]:
+    """(AlgorithmIdentifier, ciphertext) of ``data`` under a SEED password scheme:
+    ``pbes1`` (pbeWithSHA1AndSeed-CBC) or ``pbes2`` (PBKDF2-HMAC-SHA1 + seedCBC)."""
     secret = password.encode("utf-8")  # NPKI software takes the typed password's UTF-8 bytes
     salt = salt if salt is not None else os.urandom(8)
-    if random_num == b"":
-        random_num = os.urandom(20)
-    plain = private_key_info(key, random_num=random_num)
     if scheme == "pbes1":
         dk = pbkdf1_sha1(secret, salt, iterations)
         iv = hashlib.sha1(dk[16:20]).digest()[:16]
         algorithm = _seq(_oid(PBE_SHA1_SEED_OID), _seq(_octets(salt), _int(iterations)))
-        return _seq(algorithm, _octets(_seed_cbc(dk[:16], iv, plain)))
+        return algorithm, _seed_cbc(dk[:16], iv, data)
     if scheme == "pbes2":
         iv = os.urandom(16)
         dk = hashlib.pbkdf2_hmac("sha1", secret, salt, iterations, 16)
         # The PRF is left out: hmacWithSHA1 is its DEFAULT, which DER does not encode.
         kdf = _seq(_oid(PBKDF2_OID), _seq(_octets(salt), _int(iterations)))
         algorithm = _seq(_oid(PBES2_OID), _seq(kdf, _seq(_oid(SEED_CBC_OID), _octets(iv))))
-        return _seq(algorithm, _octets(_seed_cbc(dk, iv, plain)))
+        return algorithm, _seed_cbc(dk, iv, data)
     raise ValueError(f"unknown scheme {scheme!r} (expected one of {SCHEMES})")
+
+
+def encrypt_private_key(key: pki.PrivateKey, password: str, *, scheme: str = "pbes1",
+                        iterations: int = 2048, salt: bytes | None = None,
+                        random_num: bytes | None = b"") -> bytes:
+    """``signPri.key``: the key as an EncryptedPrivateKeyInfo under SEED (DER).
+
+    ``scheme`` as in :func:`seed_encrypt`. ``random_num=b""`` adds a random 20-byte
+    randomNum attribute; ``None`` leaves it out.
+    """
+    if random_num == b"":
+        random_num = os.urandom(20)
+    plain = private_key_info(key, random_num=random_num)
+    algorithm, ciphertext = seed_encrypt(plain, password, scheme=scheme,
+                                         iterations=iterations, salt=salt)
+    return _seq(algorithm, _octets(ciphertext))
 
 
 # ---------------------------------------------------------------------------- NPKI folders
@@ -235,10 +245,12 @@ def _pkcs12_kdf(password: bytes, salt: bytes, iterations: int, purpose: int,
 
 
 def to_seed_p12(issued: pki.Issued, password: str, *, ca: pki.Authority | None = None,
-                scheme: str = "pbes2", iterations: int = 2048) -> bytes:
-    """A .p12 whose key bag is SEED-encrypted (``scheme`` as in :func:`encrypt_private_key`),
-    as Korean certificate programs export; the certificates sit in a plain SafeContents and
-    the file has the usual HMAC-SHA1 MAC over the BMPString password."""
+                scheme: str = "pbes2", iterations: int = 2048,
+                encrypt_certificates: bool = False) -> bytes:
+    """A .p12 whose key bag is SEED-encrypted (``scheme`` as in :func:`seed_encrypt`), as
+    Korean certificate programs export; the certificates sit in a plain SafeContents, or with
+    ``encrypt_certificates`` in an EncryptedData under the same scheme. The file has the
+    usual HMAC-SHA1 MAC over the BMPString password."""
     local_key_id = hashlib.sha1(issued.der).digest()
     common_names = issued.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     friendly = str(common_names[0].value) if common_names else "certificate"
@@ -261,7 +273,15 @@ def to_seed_p12(issued: pki.Issued, password: str, *, ca: pki.Authority | None =
     def data(content: bytes) -> bytes:
         return _seq(_oid(_DATA_OID), _explicit(0, _octets(content)))
 
-    authenticated_safe = _seq(data(_seq(*cert_bags)), data(_seq(key_bag)))
+    certificates = data(_seq(*cert_bags))
+    if encrypt_certificates:
+        algorithm, ciphertext = seed_encrypt(_seq(*cert_bags), password, scheme=scheme,
+                                             iterations=iterations)
+        # EncryptedData { version 0, EncryptedContentInfo { data, algorithm,
+        # [0] IMPLICIT encryptedContent } }
+        certificates = _seq(_oid(_ENCRYPTED_DATA_OID), _explicit(0, _seq(
+            _int(0), _seq(_oid(_DATA_OID), algorithm, _tlv(0x80, ciphertext)))))
+    authenticated_safe = _seq(certificates, data(_seq(key_bag)))
     salt = os.urandom(8)
     mac_key = _pkcs12_kdf(_bmp_password(password), salt, iterations, 3, 20)
     digest = hmac.new(mac_key, authenticated_safe, hashlib.sha1).digest()

@@ -401,10 +401,16 @@
   }
 
   // The key and IV of a SEED scheme, or null when the algorithm is not SEED.
-  function seedKeyAndIv(forge, algorithm, password) {
+  function seedKeyAndIv(forge, oid, params, password) {
+    try {
+      return seedKeyAndIvOf(forge, oid, params, password);
+    } catch (error) {
+      throw error.code ? error : certError('bad_key_file', null, error);
+    }
+  }
+
+  function seedKeyAndIvOf(forge, oid, params, password) {
     var asn1 = forge.asn1;
-    var oid = asn1.derToOid(algorithm.value[0].value);
-    var params = algorithm.value[1];
     if (oid === OID.pbeSha1Seed) {
       // pbeWithSHA1AndSeed-CBC: PBKDF1-SHA1 → 20 bytes; key = DK[0:16],
       // IV = SHA-1(DK[16:20])[0:16].
@@ -462,20 +468,44 @@
     }
   }
 
-  // EncryptedPrivateKeyInfo → PrivateKeyInfo (forge ASN.1), or null for a wrong password.
-  // SEED is ours; everything else is forge's (which throws on what it does not know).
-  function decryptSeedKeyInfo(forge, epki, password) {
-    var keyIv = seedKeyAndIv(forge, epki.value[0], password);
-    var plain = window.KdcisSeed.unpad(window.KdcisSeed.cbcDecrypt(
-      toBytes(keyIv.key), toBytes(keyIv.iv), toBytes(epki.value[1].value)));
-    if (!plain) {
-      return null; // the padding did not come out: the password is wrong
-    }
+  // A cipher object shaped like forge's (update/finish/output) that SEED-CBC-decrypts and
+  // strips the padding; finish() is false when the padding is wrong (a wrong password).
+  function seedDecipher(forge, keyIv) {
+    var chunks = [];
+    var cipher = {
+      output: null,
+      update: function (buffer) { chunks.push(buffer.getBytes()); },
+      finish: function () {
+        var data = chunks.join('');
+        if (data.length === 0 || data.length % 16 !== 0) {
+          return false;
+        }
+        var plain = window.KdcisSeed.unpad(window.KdcisSeed.cbcDecrypt(
+          toBytes(keyIv.key), toBytes(keyIv.iv), toBytes(data)));
+        if (!plain) {
+          return false;
+        }
+        cipher.output = forge.util.createBuffer(toBinaryString(plain));
+        return true;
+      }
+    };
+    return cipher;
+  }
+
+  // forge's pbe.getCipher with the two SEED schemes put in front (for the duration of `run`):
+  // forge then opens SEED key files, SEED key bags and SEED-encrypted certificate bags
+  // itself. The password is turned into its UTF-8 bytes here.
+  function withSeed(forge, password, run) {
+    var pbe = forge.pki.pbe;
+    var getCipher = pbe.getCipher;
+    pbe.getCipher = function (oid, params, pass) {
+      var keyIv = seedKeyAndIv(forge, oid, params, password);
+      return keyIv ? seedDecipher(forge, keyIv) : getCipher.call(this, oid, params, pass);
+    };
     try {
-      // PrivateKeyInfo; forge ignores its attributes (KISA's randomNum among them).
-      return forge.asn1.fromDer(toBinaryString(plain));
-    } catch (error) {
-      return null;
+      return run();
+    } finally {
+      pbe.getCipher = getCipher;
     }
   }
 
@@ -490,20 +520,21 @@
       throw certError('bad_key_file');
     }
     var info;
-    if (isSeedAlgorithm(forge, epki.value[0])) {
-      try {
-        info = decryptSeedKeyInfo(forge, epki, password);
-      } catch (error) {
-        throw error.code ? error : certError('bad_key_file', null, error);
-      }
-    } else {
-      try {
-        var oid = forge.asn1.derToOid(epki.value[0].value[0].value);
-        info = forge.pki.decryptPrivateKeyInfo(epki,
+    try {
+      var oid = forge.asn1.derToOid(epki.value[0].value[0].value);
+      info = withSeed(forge, password, function () {
+        // forge's own PBES2 (AES, 3DES) takes the password bytes as given: UTF-8 them.
+        return forge.pki.decryptPrivateKeyInfo(epki,
           oid === OID.pbes2 ? passwordBytes(forge, password) : password);
-      } catch (error) {
-        throw certError('unsupported', null, error);
+      });
+    } catch (error) {
+      if (error && error.code) {
+        throw error;
       }
+      // A SEED key whose plaintext is no DER: a wrong password whose padding came out
+      // right by chance. Anything else forge throws on is a scheme it does not know.
+      throw isSeedAlgorithm(forge, epki.value[0]) ?
+        certError('wrong_password', null, error) : certError('unsupported', null, error);
     }
     if (!info) {
       throw certError('wrong_password');
@@ -550,7 +581,6 @@
     }
     var pbe = forge.pki.pbe;
     var pbes2 = pbe.getCipherForPBES2;
-    var decryptKeyInfo = forge.pki.decryptPrivateKeyInfo;
     if (!isAscii(password)) {
       // PKCS#12 MACs and PBES1 keys take the password as BMPString (forge does that), but
       // PBES2/PBKDF2 (AES files written by OpenSSL 3) takes its UTF-8 bytes, which forge
@@ -559,20 +589,16 @@
         return pbes2.call(this, oid, params, passwordBytes(forge, pass));
       };
     }
-    // Key bags under SEED (Korean certificate programs export those): our SEED step.
-    forge.pki.decryptPrivateKeyInfo = function (obj, pass) {
-      if (isEncryptedPrivateKeyInfo(forge, obj) && isSeedAlgorithm(forge, obj.value[0])) {
-        return decryptSeedKeyInfo(forge, obj, password);
-      }
-      return decryptKeyInfo.call(this, obj, pass);
-    };
     try {
-      return forge.pkcs12.pkcs12FromAsn1(asn1, false, password);
+      // Key bags and certificate bags under SEED (Korean certificate programs export
+      // those) go through our SEED.
+      return withSeed(forge, password, function () {
+        return forge.pkcs12.pkcs12FromAsn1(asn1, false, password);
+      });
     } catch (error) {
       throw classifyP12Error(error);
     } finally {
       pbe.getCipherForPBES2 = pbes2;
-      forge.pki.decryptPrivateKeyInfo = decryptKeyInfo;
     }
   }
 

@@ -168,9 +168,11 @@ def test_openssl_reads_the_seed_p12_mac_key_bag_and_certificates(tmp_path, issue
     """OpenSSL's own PKCS#12 reader (the command line tool; the legacy provider has SEED)."""
     openssl = shutil.which("openssl")
     assert openssl, "the openssl command is needed (apt-get install openssl; CI does)"
-    for scheme in ("pbes1", "pbes2"):
-        path = tmp_path / f"{scheme}.p12"
-        path.write_bytes(npki.to_seed_p12(issued, "p12-pass", ca=authority, scheme=scheme))
+    for scheme, encrypt_certificates in (("pbes1", False), ("pbes2", False),
+                                         ("pbes2", True)):
+        path = tmp_path / f"{scheme}-{encrypt_certificates}.p12"
+        path.write_bytes(npki.to_seed_p12(issued, "p12-pass", ca=authority, scheme=scheme,
+                                          encrypt_certificates=encrypt_certificates))
         wrong = subprocess.run(
             [openssl, "pkcs12", "-in", str(path), "-noout", "-passin", "pass:wrong"],
             capture_output=True, text=True, errors="replace")

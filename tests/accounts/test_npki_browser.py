@@ -173,6 +173,23 @@ def test_login_with_a_seed_p12_and_a_wrong_password_first(
     assert len(posts) == 1
 
 
+def test_signup_with_a_p12_whose_keys_and_certificates_are_all_seed_encrypted(
+    page, live_server, test_pki, reference_data, tmp_path
+):
+    issued = test_pki.issue("서시드()0010041200805281000125")
+    p12 = tmp_path / "all-seed.pfx"
+    p12.write_bytes(npki.to_seed_p12(issued, PASSWORD, ca=test_pki.ca, scheme="pbes2",
+                                     encrypt_certificates=True))
+    _start_signup(page, live_server)
+    dialog = _dialog(page)
+    dialog.get_by_label(FILE_LABEL).set_input_files(str(p12))
+    expect(dialog.locator(".cert-list tbody tr")).to_contain_text("all-seed.pfx")
+    dialog.get_by_label("인증서 암호").fill(PASSWORD)
+    dialog.get_by_role("button", name="확인", exact=True).click()
+    expect(page).to_have_url(f"{live_server.url}/signup/profile/")
+    expect(page.get_by_label("이름", exact=True)).to_have_value("서시드")
+
+
 def test_a_wrong_password_for_an_npki_key_is_said_in_korean_and_the_user_can_retry(
     page, live_server, test_pki, reference_data, tmp_path
 ):
