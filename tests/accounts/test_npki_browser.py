@@ -274,3 +274,56 @@ def test_the_window_lists_certificates_without_sideways_scrolling_at_360px(
     rows.nth(1).get_by_role("radio").focus()
     page.keyboard.press("Space")
     expect(rows.nth(1).get_by_role("radio")).to_be_checked()
+
+
+def test_withdrawal_is_confirmed_with_the_certificate_of_a_usb_stick_npki_folder(
+    page, live_server, personas, test_pki, tmp_path
+):
+    from accounts.models import User
+
+    issued = test_pki.issue("박밥()0010041200805281000161")
+    bind(personas.bob, issued)
+    usb = tmp_path / "USB"  # a stick holds NPKI/ at its root; the whole stick is picked
+    (usb / "사진").mkdir(parents=True)
+    (usb / "사진" / "a.jpg").write_bytes(b"\xff\xd8")
+    npki.write_npki_folder(usb, issued, PASSWORD, ca_folder="yessign", scheme="pbes2")
+
+    page.goto("/login/")
+    page.get_by_role("button", name="인증서 로그인").click()
+    _dialog(page).get_by_label(FOLDER_LABEL).set_input_files(str(usb))
+    expect(_dialog(page).get_by_role("radio")).to_be_checked()
+    _dialog(page).get_by_label("인증서 암호").fill(PASSWORD)
+    _dialog(page).get_by_role("button", name="확인", exact=True).click()
+    expect(page.locator(".user-bar")).to_contain_text("박밥 님")
+
+    page.goto("/me/withdraw/")
+    page.get_by_role("button", name="인증서 확인 후 탈퇴").click()
+    dialog = _dialog(page)
+    dialog.get_by_label(FOLDER_LABEL).set_input_files(str(usb / "NPKI" / "yessign"))
+    dialog.get_by_label("인증서 암호").fill(PASSWORD)
+    dialog.get_by_role("button", name="확인", exact=True).click()
+    expect(page.get_by_role("heading", name="탈퇴가 완료되었습니다")).to_be_visible()
+    assert User.objects.get(pk=personas.bob.pk).status == "withdrawn"
+
+
+def test_the_window_with_its_list_open_passes_axe(page, live_server, test_pki, reference_data,
+                                                   tmp_path):
+    from tests.accessibility.test_axe import Axe
+
+    now = dt.datetime.now(dt.UTC)
+    npki.write_npki_folder(tmp_path, test_pki.issue(
+        "나만료()0010041200805281000171", not_before=now - dt.timedelta(days=400),
+        not_after=now - dt.timedelta(days=1)), PASSWORD, ca_folder="KICA")
+    npki.write_npki_folder(tmp_path, test_pki.issue("나유효()0010041200805281000172"),
+                           PASSWORD, ca_folder="KICA")
+    axe = Axe(page)
+    _start_signup(page, live_server)
+    dialog = _dialog(page)
+    dialog.get_by_label(FOLDER_LABEL).set_input_files(str(tmp_path / "NPKI"))
+    expect(dialog.locator(".cert-list tbody tr")).to_have_count(2)
+    expect(dialog.locator("[data-cert-list-status]")).to_have_text("인증서 2개를 찾았습니다.")
+    dialog.locator("details.cert-where summary").click()
+    axe.check("certificate window, list and NPKI locations open")
+    page.set_viewport_size({"width": 360, "height": 740})
+    axe.check("certificate window at 360 px")
+    axe.assert_clean()
