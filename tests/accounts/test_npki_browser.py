@@ -243,6 +243,14 @@ def test_a_folder_without_a_certificate_and_files_we_cannot_use_get_clear_messag
     dialog.get_by_label(FILE_LABEL).set_input_files(str(pem))
     expect(_error(page)).to_contain_text("PEM(텍스트) 형식")
     expect(_error(page)).to_contain_text(".p12·.pfx")
+    broken = tmp_path / "broken.pfx"
+    broken.write_bytes(b"this is no PKCS#12 file")
+    dialog.get_by_label(FILE_LABEL).set_input_files(str(broken))
+    expect(dialog.get_by_role("radio")).to_be_checked()
+    dialog.get_by_label("인증서 암호").fill(PASSWORD)
+    dialog.get_by_role("button", name="확인", exact=True).click()
+    expect(_error(page)).to_contain_text(
+        "선택한 .p12·.pfx 파일을 읽을 수 없습니다(PKCS#12 형식이 아니거나 손상된 파일입니다).")
     assert posts == []
     expect(page).to_have_url(f"{live_server.url}/signup/certificate/")
 
