@@ -37,6 +37,7 @@ __all__ = [
     "seed_encrypt",
     "subject_folder_name",
     "to_seed_p12",
+    "write_gpki_folder",
     "write_npki_folder",
 ]
 
@@ -209,6 +210,22 @@ def write_npki_folder(root: Path, issued: pki.Issued, password: str, *, ca_folde
     (folder / "kmPri.key").write_bytes(
         encrypt_private_key(issued.key, password + "-km", scheme=scheme, iterations=iterations))
     return folder
+
+
+def write_gpki_folder(root: Path, issued: pki.Issued, password: str, *, stem: str,
+                      scheme: str = "pbes1", folder: str = "class2") -> Path:
+    """A public servant's GPKI pair as GPKI software keeps it on a PC:
+    ``root/GPKI/Certificate/<folder>/<stem>_sig.cer`` + ``<stem>_sig.key`` (and the
+    encryption pair ``_env.*`` beside it, never used for signing); returns the folder."""
+    target = Path(root) / "GPKI" / "Certificate" / folder
+    target.mkdir(parents=True, exist_ok=True)
+    (target / f"{stem}_sig.cer").write_bytes(issued.der)
+    (target / f"{stem}_sig.key").write_bytes(
+        encrypt_private_key(issued.key, password, scheme=scheme))
+    (target / f"{stem}_env.cer").write_bytes(issued.der)
+    (target / f"{stem}_env.key").write_bytes(
+        encrypt_private_key(issued.key, password + "-env", scheme=scheme))
+    return target
 
 
 # ----------------------------------------------------------------------- SEED-keyed PKCS#12

@@ -5,7 +5,7 @@
  * It takes what a Korean user holds, in the browser only:
  *   - a folder (<input webkitdirectory>): the NPKI folder, one CA's folder or one
  *     certificate's folder, searched at any depth for signCert.der + signPri.key pairs;
- *   - the two files signCert.der + signPri.key;
+ *   - the two files signCert.der + signPri.key (GPKI: <name>_sig.cer + <name>_sig.key);
  *   - a .p12/.pfx file.
  * Several certificates are listed as users know them (구분, 사용자, 만료일, 발급자; expired
  * ones marked and not selectable); the user picks one and types its password.
@@ -194,6 +194,15 @@
         var folder = folderOf(file);
         folders[folder] = folders[folder] || {};
         folders[folder][name === 'signcert.der' ? 'cert' : 'key'] = file;
+        continue;
+      }
+      // GPKI (public servants): <name>_sig.cer + <name>_sig.key side by side in one folder
+      // (_env.* is the encryption pair, not for signing).
+      var gpki = /^(.+)_sig\.(cer|key)$/.exec(name);
+      if (gpki) {
+        var slot = folderOf(file) + '/' + gpki[1];
+        folders[slot] = folders[slot] || {};
+        folders[slot][gpki[2] === 'cer' ? 'cert' : 'key'] = file;
         continue;
       }
       strays.other.push(file);

@@ -335,3 +335,22 @@ def test_the_window_with_its_list_open_passes_axe(page, live_server, test_pki, r
     page.set_viewport_size({"width": 360, "height": 740})
     axe.check("certificate window at 360 px")
     axe.assert_clean()
+
+
+def test_an_officer_logs_in_with_the_sig_pair_of_a_gpki_folder(
+    page, live_server, personas, test_pki, tmp_path
+):
+    issued = test_pki.issue("오보건()0010041200805281000181")
+    bind(personas.oscar, issued)
+    npki.write_gpki_folder(tmp_path, issued, PASSWORD, stem="001오보건", scheme="pbes2")
+
+    page.goto("/login/")
+    page.get_by_role("button", name="인증서 로그인").click()
+    dialog = _dialog(page)
+    dialog.get_by_label(FOLDER_LABEL).set_input_files(str(tmp_path / "GPKI"))
+    rows = dialog.locator(".cert-list tbody tr")
+    expect(rows).to_have_count(1)  # the _env pair is not offered
+    expect(rows).to_contain_text("오보건")
+    dialog.get_by_label("인증서 암호").fill(PASSWORD)
+    dialog.get_by_role("button", name="확인", exact=True).click()
+    expect(page.locator(".user-bar")).to_contain_text("오보건 님")
