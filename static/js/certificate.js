@@ -540,10 +540,10 @@
       if (error && error.code) {
         throw error;
       }
-      // A SEED key whose plaintext is no DER: a wrong password whose padding came out
-      // right by chance. Anything else forge throws on is a scheme it does not know.
-      throw isSeedAlgorithm(forge, epki.value[0]) ?
-        certError('wrong_password', null, error) : certError('unsupported', null, error);
+      // forge names a scheme it does not know; any other failure comes after the cipher:
+      // plaintext that is no DER, a wrong password whose padding came out right by chance.
+      throw /unsupported|not supported|unknown/i.test(String(error && error.message)) ?
+        certError('unsupported', null, error) : certError('wrong_password', null, error);
     }
     if (!info) {
       throw certError('wrong_password');

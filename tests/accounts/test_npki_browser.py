@@ -251,6 +251,20 @@ def test_a_folder_without_a_certificate_and_files_we_cannot_use_get_clear_messag
     dialog.get_by_role("button", name="확인", exact=True).click()
     expect(_error(page)).to_contain_text(
         "선택한 .p12·.pfx 파일을 읽을 수 없습니다(PKCS#12 형식이 아니거나 손상된 파일입니다).")
+    # A signPri.key under a scheme nobody here knows: said so, with what is supported.
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "signCert.der").write_bytes(issued.der)
+    (odd / "signPri.key").write_bytes(npki._seq(
+        npki._seq(npki._oid("1.2.410.200004.1.99"), npki._seq(npki._octets(b"12345678"))),
+        npki._octets(bytes(64))))
+    dialog.get_by_label(FILE_LABEL).set_input_files(
+        [str(odd / "signCert.der"), str(odd / "signPri.key")])
+    expect(dialog.get_by_role("radio")).to_be_checked()
+    dialog.get_by_label("인증서 암호").fill(PASSWORD)
+    dialog.get_by_role("button", name="확인", exact=True).click()
+    expect(_error(page)).to_contain_text("지원하지 않는 방식으로 암호화되어 있습니다")
+    expect(_error(page)).to_contain_text("SEED(pbeWithSHA1AndSeed-CBC, PBES2-SEED), AES, 3DES")
     assert posts == []
     expect(page).to_have_url(f"{live_server.url}/signup/certificate/")
 
