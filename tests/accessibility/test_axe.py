@@ -132,7 +132,7 @@ def walk_wizard(page: Page, live_server, p12, sms_log, visit, *, username: str,
     dialog.get_by_role("button", name="확인", exact=True).click()
     expect(dialog.locator("[data-cert-error]")).to_contain_text("인증서 파일을 선택")
     visit("signup certificate, dialog error")
-    dialog.get_by_label("인증서 파일 (.p12, .pfx)").set_input_files(str(p12))
+    dialog.get_by_label("인증서 파일 (.p12, .pfx 또는 signCert.der와 signPri.key)").set_input_files(str(p12))
     dialog.get_by_label("인증서 암호").fill(PASSWORD)
     dialog.get_by_role("button", name="확인", exact=True).click()
 
@@ -251,7 +251,7 @@ def test_public_pages_have_no_serious_accessibility_violations(
     open_dialog(page, "인증서 로그인")
     axe.check("login, dialog open")
     dialog = page.locator("#cert-dialog")
-    dialog.get_by_label("인증서 파일 (.p12, .pfx)").set_input_files(
+    dialog.get_by_label("인증서 파일 (.p12, .pfx 또는 signCert.der와 signPri.key)").set_input_files(
         str(issue_p12(test_pki, "나처음()0010041200805281000073", "axe-unknown")))
     dialog.get_by_label("인증서 암호").fill(PASSWORD)
     dialog.get_by_role("button", name="확인", exact=True).click()

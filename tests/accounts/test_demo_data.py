@@ -50,7 +50,8 @@ def _cn(issued: pki.Issued) -> str:
 
 
 def _files(directory) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def _rows() -> dict[str, list]:
@@ -127,3 +128,24 @@ def test_a_second_run_changes_nothing(demo_dir):
     _run()
     assert _files(demo_dir) == files
     assert _rows() == rows
+
+
+def test_it_writes_npki_folders_with_seed_keys_beside_the_p12_files(demo_dir):
+    from accounts import npki
+
+    _run()
+    passwords = {name: pw for name, _cn, pw, *_rest in
+                 load_demo_data.PERSONAS + load_demo_data.UNREGISTERED}
+    schemes = set()
+    for name, ca_folder, scheme in load_demo_data.NPKI_FOLDERS:
+        issued = _load(demo_dir, name, passwords[name])
+        folder = demo_dir / "NPKI" / ca_folder / "USER" / npki.subject_folder_name(issued)
+        assert (folder / "signCert.der").read_bytes() == issued.der
+        oid = {"pbes1": "06082a831a8c9a44010f", "pbes2": "06092a864886f70d01050d"}[scheme]
+        assert bytes.fromhex(oid) in (folder / "signPri.key").read_bytes()[:32]
+        schemes.add(scheme)
+    assert schemes == {"pbes1", "pbes2"}
+    assert (demo_dir / "new-applicant-4-seed.p12").exists()
+    summary = (demo_dir / "README.txt").read_text(encoding="utf-8")
+    assert "NPKI/yessign/USER/cn=강하나()0010041200805281000011" in summary
+    assert "new-applicant-4-seed.p12  password demo-new-4" in summary

@@ -49,7 +49,7 @@ def _sign_in_dialog(page: Page, p12_path, password: str, *, opener: str | None =
     if opener is not None:
         page.get_by_role("button", name=opener).click()
     expect(dialog).to_be_visible()
-    dialog.get_by_label("인증서 파일 (.p12, .pfx)").set_input_files(str(p12_path))
+    dialog.get_by_label("인증서 파일 (.p12, .pfx 또는 signCert.der와 signPri.key)").set_input_files(str(p12_path))
     dialog.get_by_label("인증서 암호").fill(password)
     dialog.get_by_role("button", name="확인", exact=True).click()
 

@@ -14,7 +14,7 @@ def certificate_login(page, p12_path, password: str) -> None:
     page.get_by_role("button", name="인증서 로그인").click()
     dialog = page.locator("#cert-dialog")
     expect(dialog).to_be_visible()
-    dialog.get_by_label("인증서 파일 (.p12, .pfx)").set_input_files(str(p12_path))
+    dialog.get_by_label("인증서 파일 (.p12, .pfx 또는 signCert.der와 signPri.key)").set_input_files(str(p12_path))
     dialog.get_by_label("인증서 암호").fill(password)
     dialog.get_by_role("button", name="확인", exact=True).click()
 

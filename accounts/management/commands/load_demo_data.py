@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import pki
+from accounts import npki, pki
 from accounts.certificates import TrustStore, verify_signed_challenge
 from accounts.models import User
 from accounts.selectors import bindings_for_certificate
@@ -88,6 +88,20 @@ UNREGISTERED = [
 # .renewal_candidate), confirmed by a code sent to the persona's mobile.
 # file name, p12 password, the persona whose certificate it renews
 RENEWED = [("clinic01-renewed", "demo-clinic-1-renewed", "clinic01")]
+# The same certificates as Korean users hold them, under var/demo/NPKI/<CA>/USER/<DN>/
+# (signCert.der + a SEED signPri.key, the .p12's password): persona or file name, the
+# CA folder, the key's scheme (npki.SCHEMES). The folder as a whole lists all of them in
+# the certificate window, the expired one marked.
+NPKI_FOLDERS = [
+    ("new-applicant-2", "yessign", "pbes1"),
+    ("new-applicant-3", "KICA", "pbes2"),
+    ("clinic01", "yessign", "pbes1"),
+    ("jongno01", "SignKorea", "pbes2"),
+    ("expired", "CrossCert", "pbes1"),
+]
+# A .p12 whose key bag is SEED-encrypted, as Korean certificate programs export:
+# file name, the certificate it holds (persona or file name), key scheme.
+SEED_P12 = [("new-applicant-4-seed", "new-applicant-4", "pbes2")]
 
 
 class Command(BaseCommand):
@@ -115,6 +129,15 @@ class Command(BaseCommand):
         cn_of = {username: cn for username, cn, *_rest in PERSONAS}
         for name, password, persona in RENEWED:
             self._certificate(ca, name, cn_of[persona], password, kind="renewed")
+        passwords = {name: password for name, _cn, password, *_rest in PERSONAS}
+        passwords.update({name: password for name, _cn, password, _k in UNREGISTERED})
+        for name, ca_folder, scheme in NPKI_FOLDERS:
+            self._npki_folder(issued[name], passwords[name], ca_folder, scheme)
+        for file_name, name, scheme in SEED_P12:
+            path = DEMO_DIR / f"{file_name}.p12"
+            if not path.exists():
+                path.write_bytes(npki.to_seed_p12(issued[name], passwords[name], ca=ca,
+                                                  scheme=scheme))
         crl_pem = self._crl(ca, revoked_serials)
         trust = TrustStore.from_pem_bundle(pki.pem(ca.cert), [crl_pem], allow_corporate=False)
         with transaction.atomic():
@@ -154,6 +177,16 @@ class Command(BaseCommand):
         issued = pki.make_user_certificate(ca, common_name=cn, **window)
         p12_path.write_bytes(pki.to_p12(issued, password, ca=ca))
         return issued
+
+    def _npki_folder(self, issued: pki.Issued, password: str, ca_folder: str,
+                     scheme: str) -> None:
+        """Kept while it holds this certificate (its key's salt is random: rewriting it
+        would change the files on every run)."""
+        cert = (DEMO_DIR / "NPKI" / ca_folder / "USER" / npki.subject_folder_name(issued)
+                / "signCert.der")
+        if cert.exists() and cert.read_bytes() == issued.der:
+            return
+        npki.write_npki_folder(DEMO_DIR, issued, password, ca_folder=ca_folder, scheme=scheme)
 
     def _crl(self, ca: pki.Authority, revoked_serials: list[int]) -> bytes:
         """The demo CRL: kept while it is the CA's, lists the same serials and has more than
@@ -271,6 +304,16 @@ class Command(BaseCommand):
         for name, password, persona in RENEWED:
             lines.append(f"  {name}.p12  password {password}  (renewed certificate of "
                          f"{persona}: logging in with it offers 인증서 재등록)")
+        lines.append("The same certificates as an NPKI folder (choose var/demo/NPKI with "
+                     "'인증서 폴더', or signCert.der + signPri.key of one folder with "
+                     "'인증서 파일'; the .p12's password):")
+        for name, ca_folder, scheme in NPKI_FOLDERS:
+            kind = {"pbes1": "SEED pbeWithSHA1AndSeed-CBC", "pbes2": "PBES2 + SEED"}[scheme]
+            lines.append(f"  NPKI/{ca_folder}/USER/cn={_cn_of(name)},...  {name}'s "
+                         f"certificate, key {kind}")
+        for file_name, name, _scheme in SEED_P12:
+            lines.append(f"  {file_name}.p12  password {_password_of(name)}  ({name}'s "
+                         "certificate in a .p12 whose key is SEED-encrypted)")
         lines += [
             "National admin: /admin/  user admin  password demo-admin-password-2026",
             f"  TOTP (add to an authenticator app): {admin_otp_url}",
@@ -282,3 +325,17 @@ class Command(BaseCommand):
         if not path.exists() or path.read_text(encoding="utf-8") != text + "\n":
             path.write_text(text + "\n", encoding="utf-8")
         self.stdout.write(text)
+
+
+def _cn_of(name: str) -> str:
+    for username, cn, *_rest in PERSONAS + UNREGISTERED:
+        if username == name:
+            return cn
+    raise KeyError(name)
+
+
+def _password_of(name: str) -> str:
+    for username, _cn, password, *_rest in PERSONAS + UNREGISTERED:
+        if username == name:
+            return password
+    raise KeyError(name)
