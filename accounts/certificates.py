@@ -1,8 +1,9 @@
 """Verify a personal certificate and its signature over a one-time server challenge.
 
-The browser (static/js/certificate.js) opens the user's .p12/.pfx with node-forge, signs the
-challenge with RSASSA-PKCS1-v1_5 / SHA-256 and posts only the certificate (DER) and the
-signature. :func:`verify_signed_challenge` checks, in this order, and raises
+The browser (static/js/certificate.js) opens the user's certificate (an NPKI folder's
+signCert.der + signPri.key, SEED or PBES2 keys decrypted by static/js/seed.js, or a .p12/.pfx
+with node-forge), signs the challenge with RSASSA-PKCS1-v1_5 / SHA-256 and posts only the
+certificate (DER) and the signature. :func:`verify_signed_challenge` checks, in this order, and raises
 :class:`CertificateError` with a short ``code`` at the first failure:
 
 1. the certificate parses (``malformed``) and holds an RSA key of at least 2048 bits
@@ -60,6 +61,7 @@ __all__ = [
     "CLASSES",
     "DEFAULT_POLICY_OIDS",
     "POLICIES",
+    "policy_display_labels",
     "STAFF",
     "CertificateError",
     "CertificateIdentity",
@@ -462,6 +464,30 @@ def _merge_policies(extra: Mapping[str, str | None] | None) -> dict[str, Policy]
             )
         table[oid] = Policy(ca="settings", cert_class=cert_class, source="CERT_POLICY_OIDS")
     return table
+
+
+#: 구분 as the certificate window lists it (the labels Korean CA software shows).
+_DISPLAY_LABELS = {
+    GENERAL: _("범용(개인)"),
+    LIMITED: _("용도제한용(은행·신용카드·보험)"),
+    CORPORATE: _("법인(기관)"),
+}
+_GOVERNMENT_LABELS = {"GPKI": _("공무원(GPKI)"), "EPKI": _("교육기관(EPKI)")}
+
+
+def policy_display_labels(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """OID -> 구분 for the certificate window's list (static/js/certificate.js reads it from
+    the page), from the same table the verification applies; display only."""
+    labels = {}
+    for oid, policy in _merge_policies(extra).items():
+        if oid.endswith(".*"):
+            continue
+        if policy.cert_class == GOVERNMENT:
+            label = _GOVERNMENT_LABELS.get(policy.ca, CLASS_LABELS[GOVERNMENT])
+        else:
+            label = _DISPLAY_LABELS[policy.cert_class]
+        labels[oid] = str(label)
+    return labels
 
 
 # ---------------------------------------------------------------------------------------------

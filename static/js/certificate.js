@@ -72,35 +72,17 @@
     certificatePolicies: '2.5.29.32'
   };
 
-  // 구분 in the list, by the first certificate policy OID (display only: the server decides
-  // which classes it accepts). Sources: the licensed CAs' certificate policies (see
-  // accounts/certificates.py for the table the server applies).
-  var POLICY_CLASSES = {
-    personal: '범용(개인)',
-    limited: '용도제한용(은행·신용카드·보험)',
-    corporate: '법인(기관)',
-    gpki: '공무원(GPKI)',
-    epki: '교육기관(EPKI)'
-  };
-  var POLICIES = {
-    '1.2.410.200005.1.1.1': 'personal', '1.2.410.200005.1.1.4': 'limited',
-    '1.2.410.200005.1.1.6.2': 'limited', '1.2.410.200005.1.1.5': 'corporate',
-    '1.2.410.200005.1.1.2': 'corporate', '1.2.410.200005.1.1.6.1': 'corporate',
-    '1.2.410.200004.5.2.1.2': 'personal', '1.2.410.200004.5.2.1.7.1': 'limited',
-    '1.2.410.200004.5.2.1.7.2': 'limited', '1.2.410.200004.5.2.1.7.3': 'limited',
-    '1.2.410.200004.5.2.1.1': 'corporate',
-    '1.2.410.200004.5.1.1.5': 'personal', '1.2.410.200004.5.1.1.9': 'limited',
-    '1.2.410.200004.5.1.1.9.2': 'limited', '1.2.410.200004.5.1.1.7': 'corporate',
-    '1.2.410.200004.5.4.1.1': 'personal', '1.2.410.200004.5.4.1.101': 'limited',
-    '1.2.410.200004.5.4.1.102': 'limited', '1.2.410.200004.5.4.1.103': 'limited',
-    '1.2.410.200004.5.4.1.104': 'limited', '1.2.410.200004.5.4.1.2': 'corporate',
-    '1.2.410.200012.1.1.1': 'personal', '1.2.410.200012.1.1.103': 'limited',
-    '1.2.410.200012.1.1.105': 'limited', '1.2.410.200012.1.1.3': 'corporate',
-    '1.2.410.200004.5.5.1.1': 'personal',
-    '1.2.410.100001.2.2.1': 'gpki', '1.2.410.100001.5.3.1.3': 'epki',
-    // the demo and test PKI (accounts/pki.py)
-    '1.2.410.999999.1.1': 'personal', '1.2.410.999999.1.2': 'corporate'
-  };
+  // 구분 in the list, by the first certificate policy OID: the labels come from the page
+  // ({% certificate_policies %}), built from the table the server verifies with
+  // (accounts/certificates.py). Display only: the server decides which classes it accepts.
+  var POLICIES = (function () {
+    var element = document.getElementById('cert-policies');
+    try {
+      return element ? JSON.parse(element.textContent) : {};
+    } catch (error) {
+      return {};
+    }
+  })();
 
   function certError(code, messageKey, cause) {
     var error = new Error(MESSAGES[messageKey || code] || MESSAGES.unknown);
@@ -294,7 +276,7 @@
       fieldText(forge, cert.issuer.getField('CN'));
     var kind = policyClass(forge, cert);
     return {
-      kindLabel: kind ? POLICY_CLASSES[kind] : '기타',
+      kindLabel: kind || '기타',
       user: personName(subjectCommonName(forge, cert)),
       commonName: subjectCommonName(forge, cert),
       notAfter: cert.validity.notAfter,

@@ -181,3 +181,25 @@ def test_the_cn_is_cut_only_at_the_npki_separators(cn, name):
 def test_the_malformed_message_names_the_npki_folder_too():
     message = str(CertificateError("malformed"))
     assert "signCert.der" in message and "signPri.key" in message and ".p12" in message
+
+
+def test_the_certificate_window_lists_each_class_by_the_table_the_server_verifies_with(
+        client, settings):
+    """The window's 구분 comes from the page, built from POLICIES and CERT_POLICY_OIDS."""
+    import json
+    import re
+
+    from accounts.certificates import POLICIES
+
+    settings.CERT_POLICY_OIDS = {"1.2.410.777.1": "limited"}
+    page = client.get("/login/").content.decode()
+    labels = json.loads(re.search(
+        r'<script id="cert-policies" type="application/json">(.*?)</script>', page, re.S
+    ).group(1))
+    assert set(POLICIES) <= set(labels)
+    assert labels["1.2.410.200005.1.1.1"] == "범용(개인)"
+    assert labels["1.2.410.200004.5.4.1.101"] == "용도제한용(은행·신용카드·보험)"
+    assert labels["1.2.410.200012.1.1.101"] == "법인(기관)"
+    assert labels["1.2.410.100001.2.2.1"] == "공무원(GPKI)"
+    assert labels["1.2.410.100001.5.3.1.3"] == "교육기관(EPKI)"
+    assert labels["1.2.410.777.1"] == "용도제한용(은행·신용카드·보험)"
