@@ -37,7 +37,8 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kdcis.models import AuditEvent, SmsMessage
+from kdcis import audit as audit_trail
+from kdcis.models import AuditChain, AuditEvent, SmsMessage
 from kdcis.sms import MOBILE_PATTERN, SEPARATORS_PATTERN, InvalidPhoneNumber, normalize_mobile
 from permissions.models import Grant, PermissionType
 
@@ -407,10 +408,10 @@ def _list_batch(report: RevocationReport, rows: list[tuple], run: _Run) -> None:
 
 
 def _audit_and_notify(report: RevocationReport, done: list[tuple], run: _Run) -> None:
-    """The portable path (SQLite): bulk_create the audit rows and the SMS."""
+    """The portable path (SQLite): append the audit rows to the chain, bulk_create the SMS."""
     if not done:
         return
-    AuditEvent.objects.bulk_create([
+    audit_trail.append([
         AuditEvent(
             actor=None, actor_ref="", action="grant.revoked",
             target_type=Grant._meta.label_lower, target_id=str(pk), subject_ref=str(ref),
@@ -439,6 +440,10 @@ def _revoke_batch_in_sql(report: RevocationReport, ids: list[int], run: _Run) ->
     `ref`, the number is normalised and checked like `kdcis.sms.normalize_mobile`, the text is
     `revocation_sms_text()`. The UPDATE keeps `status = 'approved'` as its condition, and the
     audit rows and SMS come from its RETURNING rows only.
+
+    The audit rows take their chain positions from the chain head, which the statement
+    updates (and so locks) like every other append; a second statement then computes their
+    hashes in Python with the one canonical form (kdcis.audit.seal_appended).
     """
     before, after = _revocation_sms_parts(run.months)
     params = {
@@ -448,10 +453,13 @@ def _revoke_batch_in_sql(report: RevocationReport, ids: list[int], run: _Run) ->
         "reason": AUDIT_REASON, "new": json.dumps({"status": Grant.Status.REVOKED.value}),
         "before": before, "after": after, "pattern": MOBILE_PATTERN.pattern,
         "separators": SEPARATORS_PATTERN.pattern, "queued": SmsMessage.Status.QUEUED.value,
+        "placeholder": audit_trail.GENESIS,
     }
+    audit_trail.ensure_chain_head()
     with connection.cursor() as cursor:
         cursor.execute(_REVOKE_BATCH_SQL, params)
-        revoked, users, messages, left = cursor.fetchone()
+        revoked, users, messages, left, base, head_hash = cursor.fetchone()
+    audit_trail.seal_appended(first_seq=base + 1, last_seq=base + revoked, prev_hash=head_hash)
     report.grants_revoked += revoked
     report.users_affected += users
     report.sms_queued += messages
@@ -472,14 +480,20 @@ WITH revoked AS (
     -- Each revoked row with its user's pseudonym and number: the user table is read once.
     SELECT r.id, r.user_id, r.permission_type_id, r.last_used_on, u.ref, u.mobile
     FROM revoked r JOIN {_USER_TABLE} u ON u.id = r.user_id
+), head AS (
+    -- The chain head: reserving positions takes its row lock (kdcis.audit).
+    UPDATE {AuditChain._meta.db_table}
+    SET seq = seq + (SELECT count(*) FROM done) WHERE id = 1
+    RETURNING seq - (SELECT count(*) FROM done) AS base, hash
 ), audit AS (
     INSERT INTO {AuditEvent._meta.db_table}
         ("at", "actor_id", "actor_ref", "action", "target_type", "target_id", "subject_ref",
-         "old", "new", "reason", "ip")
+         "old", "new", "reason", "ip", "seq", "prev_hash", "hash")
     SELECT %(now)s, NULL, '', %(action)s, %(target_type)s, d.id::text, d.ref::text,
         jsonb_build_object('status', %(approved)s::text, 'last_used_on', d.last_used_on),
-        %(new)s::jsonb, %(reason)s, NULL
-    FROM done d
+        %(new)s::jsonb, %(reason)s, NULL,
+        h.base + row_number() OVER (ORDER BY d.id), %(placeholder)s, %(placeholder)s
+    FROM done d CROSS JOIN head h
     RETURNING 1
 ), recipients AS MATERIALIZED (
     SELECT d.user_id, regexp_replace(min(d.mobile), %(separators)s, '', 'g') AS mobile,
@@ -502,7 +516,9 @@ SELECT
     (SELECT count(*) FROM recipients r WHERE NOT EXISTS (
         SELECT 1 FROM {Grant._meta.db_table} o
         WHERE o.user_id = r.user_id AND o.status = %(approved)s
-          AND o.id NOT IN (SELECT id FROM done)))
+          AND o.id NOT IN (SELECT id FROM done))),
+    (SELECT base FROM head),
+    (SELECT hash FROM head)
 """
 
 
