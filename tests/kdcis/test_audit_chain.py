@@ -331,19 +331,3 @@ def test_the_revocations_sql_rows_are_chained_like_the_ones_python_writes(refere
     assert AuditChain.objects.get().hash == sql_row.hash
     assert verify_chain().ok
 
-
-# ------------------------------------------------------------------ the admin's reports
-
-
-from tests.kdcis.test_admin import nadmin, nadmin_client, page_text  # noqa: E402, F401
-
-
-def test_the_reports_page_shows_the_last_verification(nadmin_client):
-    assert "아직 검증한 적이 없습니다" in page_text(nadmin_client.get("/admin/reports/"))
-    rows = _write(3)
-    _verify()
-    assert "정상: 변경·삭제·순서 어긋남 없음" in page_text(nadmin_client.get("/admin/reports/"))
-    _sql(f"DELETE FROM {TABLE} WHERE id = %s", [rows[0].pk])
-    _verify()
-    text = page_text(nadmin_client.get("/admin/reports/"))
-    assert "이상 발견" in text and f"ID {rows[1].pk} (순번 2)" in text
