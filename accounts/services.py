@@ -196,9 +196,11 @@ def login_recorded(*, user: User, ip: str | None) -> None:
     audit(actor=user, action="account.login", target=user, subject=user, ip=ip)
 
 
-def login_failed(*, reason_code: str, ip: str | None) -> None:
+def login_failed(*, reason_code: str, ip: str | None, subject: User | None = None) -> None:
+    """A refused login. `subject`: the account it concerns when known (a renewed certificate
+    offered for re-binding), so that the person's withdrawal also scrubs its address."""
     audit(actor=None, action="account.login_failed", target_type="login", target_id="-",
-          new={"reason": reason_code}, ip=ip)
+          subject=subject, new={"reason": reason_code}, ip=ip)
 
 
 
@@ -242,9 +244,10 @@ def staff_account_create(*, certificate: VerifiedCertificate, username: str, mob
     return user
 
 
-def session_tie(*, session, user: User) -> None:
+def session_tie(*, session, user: User, user_agent: str = "") -> None:
     """Record that `session` holds something of `user` (a login, or a renewed certificate's
-    re-binding in progress), so the person's withdrawal deletes it."""
+    re-binding in progress), so the person's withdrawal deletes it; `user_agent` names the
+    device in the person's 내 정보 열람."""
     from accounts.models import UserSession
 
     if session.session_key is None:
@@ -252,14 +255,68 @@ def session_tie(*, session, user: User) -> None:
         # row) when first saved, so save it now.
         session.save()
     UserSession.objects.update_or_create(session_id=session.session_key,
-                                         defaults={"user": user})
+                                         defaults={"user": user,
+                                                   "user_agent": (user_agent or "")[:200]})
 
 
-def _drop_ip(row) -> list[str]:
-    if row.ip is None:
-        return []
-    row.ip = None
-    return ["ip"]
+#: Keys of audit values that identify the person's certificate (a fingerprint prefix).
+_CERTIFICATE_KEYS = ("certificate",)
+_ERASED = "***"
+
+
+def _personal_values(user: User) -> list[str]:
+    """The person's values an audit reason or a draft might hold: the certificate's
+    fingerprint and the mobile number first (what identifies a signup draft)."""
+    from kdcis.phones import format_phone
+
+    binding = CertificateBinding.objects.filter(user=user).first()
+    values = [binding.fingerprint if binding else "", user.mobile]
+    values += [format_phone(user.mobile) if user.mobile else "", user.username, user.name,
+               user.office_phone, format_phone(user.office_phone) if user.office_phone else "",
+               user.email]
+    if binding is not None:
+        values += [binding.fingerprint[:16], binding.subject_cn, binding.serial]
+    return [value for value in values if value and len(value) >= 2]
+
+
+def _erasing(values: list[str]):
+    """The scrub of one of the person's audit rows: no address, none of `values` in the
+    reason or in old/new strings, no certificate fingerprint."""
+    needles = sorted(set(values), key=len, reverse=True)
+
+    def erase_text(text: str) -> str:
+        for needle in needles:
+            text = text.replace(needle, _ERASED)
+        return text
+
+    def erase(value, key=None):
+        if key in _CERTIFICATE_KEYS and value:
+            return _ERASED
+        if isinstance(value, str):
+            return erase_text(value)
+        if isinstance(value, list):
+            return [erase(item) for item in value]
+        if isinstance(value, dict):
+            return {k: erase(v, k) for k, v in value.items()}
+        return value
+
+    def change(row) -> list[str]:
+        changed = []
+        if row.ip is not None:
+            row.ip = None
+            changed.append("ip")
+        for field in ("old", "new"):
+            erased = erase(getattr(row, field))
+            if erased != getattr(row, field):
+                setattr(row, field, erased)
+                changed.append(field)
+        reason = erase_text(row.reason)
+        if reason != row.reason:
+            row.reason = reason
+            changed.append("reason")
+        return changed
+
+    return change
 
 
 def _scrub_admin_log(user: User) -> None:
@@ -292,7 +349,7 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
     """
     from django.contrib.sessions.models import Session
 
-    from accounts.models import PhoneVerification, UserSession
+    from accounts.models import PhoneVerification, SignupDraft, UserSession
     from kdcis.models import AuditEvent, SmsMessage
     from permissions.models import Grant, Officer
 
@@ -312,10 +369,16 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
             PhoneVerification.objects.filter(phone=mobile).delete()
             SmsMessage.objects.filter(to=mobile).delete()
         # The trail keeps the pseudonym only: drop the network addresses tied to the person
-        # (each scrubbed row gets a scrub record, so the chain still verifies).
-        scrub(rows=AuditEvent.objects.filter(Q(subject_ref=str(user.ref)) | Q(actor=user),
-                                             ip__isnull=False),
-              change=_drop_ip, actor=user, reason="account.withdrawn")
+        # and any value of theirs a reason or an old/new value holds (each scrubbed row gets
+        # a scrub record, so the chain still verifies).
+        values = _personal_values(user)
+        scrub(rows=AuditEvent.objects.filter(Q(subject_ref=str(user.ref)) | Q(actor=user)),
+              change=_erasing(values), actor=user, reason="account.withdrawn")
+        # A signup begun elsewhere with the same certificate or number and never finished.
+        drafts = Q()
+        for value in values[:2]:
+            drafts |= Q(data__icontains=value)
+        SignupDraft.objects.filter(drafts).delete()
         # Every session a login of theirs wrote (their rows in UserSession go with them).
         Session.objects.filter(
             session_key__in=UserSession.objects.filter(user=user).values("session_id")).delete()
@@ -340,6 +403,22 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
     return user
 
 
+# ------------------------------------------------------------------- 내 정보 열람 (access)
+
+PERSONAL_DATA_ACTIONS = {"page": "account.data_viewed", "download": "account.data_downloaded"}
+
+
+def personal_data_access_record(*, actor: User, subject: User, kind: str,
+                                ip: str | None = None) -> None:
+    """Someone saw everything the portal holds about `subject` (the person on 내 정보 열람,
+    or a helpdesk agent after a reveal): who, whose, how (`kind`: page or download)."""
+    if kind not in PERSONAL_DATA_ACTIONS:
+        raise ValueError(f"unknown kind {kind!r}")
+    with transaction.atomic():
+        audit(actor=actor, action=PERSONAL_DATA_ACTIONS[kind], target=subject, subject=subject,
+              new={"kind": kind}, ip=ip)
+
+
 # ------------------------------------------------------------------------------ helpdesk
 
 
@@ -347,7 +426,7 @@ class HelpdeskError(DomainError):
     """A helpdesk lookup the rules do not allow."""
 
 
-HELPDESK_REVEALABLE = ("name", "mobile", "office_phone")
+HELPDESK_REVEALABLE = ("name", "mobile", "office_phone", "all")
 
 
 def helpdesk_view_record(*, agent: User, target: User, ip: str | None = None) -> None:
@@ -367,7 +446,8 @@ def helpdesk_reveal(*, agent: User, target: User, field: str, reason: str,
     with transaction.atomic():
         audit(actor=agent, action="helpdesk.revealed", target=target, subject=target,
               new={"field": field}, reason=reason, ip=ip)
-    return getattr(target, field)
+    # "all": everything held about the person (the 내 정보 열람 view, helpdesk_views).
+    return "" if field == "all" else getattr(target, field)
 
 
 def helpdesk_search_record(*, agent: User, kind: str, shown: list[User], total: int,
