@@ -159,7 +159,17 @@ def seal_appended(*, first_seq: int, last_seq: int, prev_hash: str) -> None:
     _set_head_hash(prev)
 
 
-def audit(
+def audit(**fields) -> AuditEvent:
+    """Append one audit row (see `event` for the fields). Call inside the service's
+    transaction.
+
+    `subject` is the user the change concerns; only their pseudonymous reference is stored.
+    Callers must not put names, IDs or phone numbers into `old`/`new`.
+    """
+    return append([event(**fields)])[0]
+
+
+def event(
     *,
     actor,
     action: str,
@@ -172,16 +182,12 @@ def audit(
     reason: str = "",
     ip: str | None = None,
 ) -> AuditEvent:
-    """Append one audit row. Call inside the service's transaction.
-
-    `subject` is the user the change concerns; only their pseudonymous reference is stored.
-    Callers must not put names, IDs or phone numbers into `old`/`new`.
-    """
+    """One audit row, not yet written: give several to `append` to write them at once."""
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
     actor_obj = actor if getattr(actor, "pk", None) else None
-    row = AuditEvent(
+    return AuditEvent(
         actor=actor_obj,
         actor_ref=_ref(actor_obj),
         action=action,
@@ -193,16 +199,13 @@ def audit(
         reason=reason,
         ip=ip,
     )
-    return append([row])[0]
 
 
 def audit_each(*, actor, action: str, subjects, target_type: str, target_id: str = "-",
                new: dict[str, Any] | None = None, ip: str | None = None) -> int:
     """One row per subject, written in one statement (a list the helpdesk was shown)."""
-    actor_obj = actor if getattr(actor, "pk", None) else None
-    rows = [AuditEvent(actor=actor_obj, actor_ref=_ref(actor_obj), action=action,
-                       target_type=target_type, target_id=str(target_id),
-                       subject_ref=_ref(subject), new=new or {}, ip=ip)
+    rows = [event(actor=actor, action=action, target_type=target_type,
+                  target_id=str(target_id), subject=subject, new=new, ip=ip)
             for subject in subjects]
     append(rows)
     return len(rows)
