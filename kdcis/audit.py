@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,35 +128,6 @@ def append(rows: list[AuditEvent]) -> list[AuditEvent]:
         AuditEvent.objects.bulk_create(rows)
         _set_head_hash(prev)
     return rows
-
-
-def seal_appended(*, first_seq: int, last_seq: int, prev_hash: str) -> None:
-    """Chain rows a set-based INSERT wrote at `first_seq`..`last_seq` (positions it claimed
-    from the head in the same transaction, hashes still placeholders): one read, one write.
-
-    The hashes are computed from the rows as the database stores them, with the same
-    `canonical_content` every other row uses.
-    """
-    if last_seq < first_seq:
-        return
-    rows = list(AuditEvent.objects.filter(seq__gte=first_seq, seq__lte=last_seq)
-                .order_by("seq").only("id", *CONTENT_FIELDS))
-    if len(rows) != last_seq - first_seq + 1:
-        raise RuntimeError("audit rows to seal do not fill the positions claimed")
-    prev = prev_hash
-    for row in rows:
-        row.prev_hash = prev
-        row.hash = prev = row_hash(row)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {AuditEvent._meta.db_table} a SET prev_hash = s.prev, hash = s.hash "
-                "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS s(id, prev, hash) "
-                "WHERE a.id = s.id",
-                [[r.id for r in rows], [r.prev_hash for r in rows], [r.hash for r in rows]])
-    else:
-        AuditEvent.objects.bulk_update(rows, ["prev_hash", "hash"], batch_size=500)
-    _set_head_hash(prev)
 
 
 def audit(**fields) -> AuditEvent:
@@ -342,15 +313,3 @@ def verification_record(*, report: ChainReport, started_at: dt.datetime) -> Audi
 
 def last_verification() -> AuditVerification | None:
     return AuditVerification.objects.order_by("-finished_at", "-id").first()
-
-
-def chained(rows: Iterable[AuditEvent]) -> bool:
-    """Whether `rows` (in seq order, consecutive) link up: for tests and benchmarks."""
-    prev = None
-    for row in rows:
-        if prev is not None and row.prev_hash != prev:
-            return False
-        if row_hash(row) != row.hash:
-            return False
-        prev = row.hash
-    return True
