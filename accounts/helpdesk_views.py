@@ -34,7 +34,10 @@ REVEAL_SESSION_KEY = "helpdesk_revealed"
 REVEALABLE = {
     "name": gettext_lazy("이름"), "mobile": gettext_lazy("휴대폰번호"),
     "office_phone": gettext_lazy("기관(부서) 전화번호"),
+    "all": gettext_lazy("보유 개인정보 전체 (내 정보 열람)"),
 }
+# A reveal of "all" lets the agent open the user's 내 정보 열람 view once.
+DATA_REVEAL_SESSION_KEY = "helpdesk_data_revealed"
 
 
 def helpdesk_required(view):
@@ -47,6 +50,26 @@ def helpdesk_required(view):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+@helpdesk_required
+@require_GET
+def helpdesk_user_data(request: HttpRequest, pk: int) -> HttpResponse:
+    """The user's 내 정보 열람 as they see it, once per reveal of '보유 개인정보 전체' (with a
+    reason, audited); without one, back to the user page."""
+    from accounts.selectors import personal_data_for
+    from accounts.services import personal_data_access_record
+
+    target = _target(pk)
+    if request.session.pop(DATA_REVEAL_SESSION_KEY, None) != target.pk:
+        messages.info(request, _("보유 개인정보 전체를 보려면 '개인정보 확인'에서 항목을 고르고 "
+                                 "사유를 입력하세요."))
+        return redirect("helpdesk_user", pk=target.pk)
+    data = personal_data_for(target)
+    personal_data_access_record(actor=request.user, subject=target, kind="page",
+                                ip=client_ip(request))
+    return render(request, "accounts/my_data.html", {"data": data, "for_helpdesk": True,
+                                                     "target": target})
 
 
 @helpdesk_required
@@ -106,13 +129,17 @@ def helpdesk_user(request: HttpRequest, pk: int) -> HttpResponse:
         except HelpdeskError as exc:
             error = exc.message
         else:
+            if request.POST["field"] == "all":
+                request.session[DATA_REVEAL_SESSION_KEY] = target.pk
+                return redirect("helpdesk_user_data", pk=target.pk)
             # POST/redirect/GET: a reload shows the page again without a second reveal.
             request.session[REVEAL_SESSION_KEY] = {"user": target.pk,
                                                    "field": request.POST["field"]}
             return redirect("helpdesk_user", pk=target.pk)
     else:
         shown = request.session.pop(REVEAL_SESSION_KEY, None)
-        if shown and shown.get("user") == target.pk and shown.get("field") in REVEALABLE:
+        if (shown and shown.get("user") == target.pk and shown.get("field") in REVEALABLE
+                and shown.get("field") != "all"):
             value = getattr(target, shown["field"])
             revealed[shown["field"]] = value if shown["field"] == "name" else format_phone(
                 value)

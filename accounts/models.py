@@ -163,6 +163,8 @@ class UserSession(models.Model):
                                    on_delete=models.CASCADE, db_column="session_key")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
     created_at = models.DateTimeField(auto_now_add=True)
+    #: The browser's User-Agent at sign-in (the device shown in 내 정보 열람).
+    user_agent = models.CharField(max_length=200, blank=True)
 
 
 class UsedLoginChallenge(models.Model):

@@ -122,3 +122,127 @@ def verified_phone(*, verification_id: int | None, session_key: str, phone: str,
         pk=verification_id, session_key=session_key, phone=phone, purpose=purpose,
         verified_at__isnull=False,
     ).exists()
+
+
+# ------------------------------------------------------------------- 내 정보 열람 (access)
+
+
+def _iso(value) -> str | None:
+    from django.utils import timezone
+
+    if value is None:
+        return None
+    if hasattr(value, "tzinfo"):
+        return timezone.localtime(value).isoformat()
+    return value.isoformat()
+
+
+def _session_last_use(session_row, decoded: dict) -> str | None:
+    """A staff session records its last request (kdcis.request_log); any other session is
+    known to have been used when it was last saved (its expiry moves with each save)."""
+    import datetime as dt
+
+    from django.conf import settings
+
+    if decoded.get("last_seen"):
+        return _iso(dt.datetime.fromtimestamp(int(decoded["last_seen"]), tz=dt.UTC))
+    return _iso(session_row.expire_date - dt.timedelta(seconds=settings.SESSION_COOKIE_AGE))
+
+
+def personal_data_for(user: User, *, current_session_key: str | None = None) -> dict:
+    """Everything the portal holds about `user`, as plain JSON-ready data (내 정보 열람).
+
+    Verification codes are never included (only their hashes are stored, and not even
+    those are shown). Audit rows come as the person's subject rows and as their own actions,
+    each with a Korean sentence. A constant number of queries whatever the history's length.
+    """
+    from django.db.models import Q
+
+    from accounts.models import Consent, PhoneVerification, UserSession
+    from accounts.timeline import timeline_for
+    from kdcis.models import AuditEvent
+    from kdcis.phones import format_phone
+    from permissions.models import Grant
+
+    institution = user.institution
+    officer = getattr(user, "officer", None) if hasattr(user, "officer") else None
+    account = {
+        "username": user.username, "name": user.name,
+        "status": user.status, "status_label": str(user.get_status_display()),
+        "institution": None if institution is None else {
+            "number": institution.number, "name": institution.name,
+            "type": institution.type.name if institution.type_id else ""},
+        "mobile": format_phone(user.mobile) if user.mobile else "",
+        "office_phone": format_phone(user.office_phone) if user.office_phone else "",
+        "email": user.email, "joined_at": _iso(user.date_joined),
+        "last_login_at": _iso(user.last_login),
+        "roles": {"helpdesk": user.is_helpdesk,
+                  "officer_of": officer.body.name if officer else None},
+    }
+    binding = CertificateBinding.objects.filter(user=user).first()
+    certificate = None if binding is None else {
+        "subject": binding.subject_cn, "issuer": binding.issuer, "issuer_dn": binding.issuer_dn,
+        "serial": binding.serial, "not_before": _iso(binding.not_before),
+        "not_after": _iso(binding.not_after), "kind": binding.kind,
+        "kind_label": str(binding.get_kind_display()), "policy_oid": binding.policy_oid,
+        "fingerprint_sha256": binding.fingerprint, "bound_at": _iso(binding.bound_at)}
+    consents = [{"notice": c.notice, "version": c.notice_version, "agreed_at": _iso(c.agreed_at)}
+                for c in Consent.objects.filter(user=user).order_by("agreed_at", "pk")]
+
+    subject_rows = list(AuditEvent.objects.filter(subject_ref=str(user.ref))
+                        .order_by("seq"))
+    actor_rows = list(AuditEvent.objects.filter(actor=user).exclude(
+        subject_ref=str(user.ref)).order_by("seq"))
+    sentences = dict(zip([e.pk for e in subject_rows + actor_rows],
+                         timeline_for(user, subject_rows + actor_rows), strict=True))
+
+    def event(e) -> dict:
+        row = sentences[e.pk]
+        return {"at": _iso(e.at), "who": row.who, "what": row.what, "reason": e.reason,
+                "action": e.action, "target": f"{e.target_type}:{e.target_id}",
+                "old": e.old, "new": e.new, "ip": e.ip, "seq": e.seq}
+
+    history: dict[str, list] = {}
+    for e in subject_rows:
+        if e.target_type == "permissions.grant":
+            history.setdefault(e.target_id, []).append(
+                {"at": _iso(e.at), "who": sentences[e.pk].who, "what": sentences[e.pk].what,
+                 "reason": e.reason})
+    grants = [{
+        "permission": g.permission_type.name, "approving_body": g.body.name,
+        "status": g.status, "status_label": str(g.get_status_display()),
+        "requested_at": _iso(g.requested_at), "decided_at": _iso(g.decided_at),
+        "reason": g.reason, "last_used_on": _iso(g.last_used_on),
+        "revoked_at": _iso(g.revoked_at), "history": history.get(str(g.pk), []),
+    } for g in Grant.objects.filter(user=user).select_related("permission_type", "body")
+        .order_by("requested_at", "pk")]
+
+    phone_filter = Q(user=user) | (Q(phone=user.mobile) if user.mobile else Q(pk__in=[]))
+    phones = [{
+        "phone": format_phone(v.phone), "purpose": v.purpose, "sent_at": _iso(v.created_at),
+        "expires_at": _iso(v.expires_at), "attempts": v.attempts,
+        "verified_at": _iso(v.verified_at), "voided": v.voided,
+    } for v in PhoneVerification.objects.filter(phone_filter).order_by("created_at", "pk")]
+
+    session_rows = list(UserSession.objects.filter(user=user).select_related("session")
+                        .order_by("-created_at"))
+    sessions = []
+    for row in session_rows:
+        try:
+            decoded = row.session.get_decoded()
+        except Exception:  # an unreadable session (another SECRET_KEY): no details
+            decoded = {}
+        sessions.append({
+            "signed_in_at": _iso(row.created_at), "device": row.user_agent,
+            "last_used_at": _session_last_use(row.session, decoded),
+            "expires_at": _iso(row.session.expire_date),
+            "signed_in": "_auth_user_id" in decoded,
+            "current": row.session_id == current_session_key,
+        })
+    return {
+        "account": account, "certificate": certificate, "consents": consents,
+        "permissions": grants, "phone_verifications": phones,
+        "audit": {"about_me": [event(e) for e in subject_rows],
+                  "by_me": [event(e) for e in actor_rows]},
+        "sessions": sessions,
+    }

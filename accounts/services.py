@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,7 +23,7 @@ from accounts.models import CertificateBinding, Consent, PhoneVerification, User
 from accounts.selectors import bindings_for_certificate
 from institutions.models import ApprovingBody, Institution
 from kdcis import locks, ratelimit
-from kdcis.audit import audit
+from kdcis.audit import audit, scrub
 from kdcis.errors import DomainError
 from kdcis.korean import particle
 from kdcis.sms import send_sms
@@ -174,9 +175,11 @@ def login_recorded(*, user: User, ip: str | None) -> None:
     audit(actor=user, action="account.login", target=user, subject=user, ip=ip)
 
 
-def login_failed(*, reason_code: str, ip: str | None) -> None:
+def login_failed(*, reason_code: str, ip: str | None, subject: User | None = None) -> None:
+    """A refused login. `subject`: the account it concerns when known (a renewed certificate
+    offered for re-binding), so that the person's withdrawal also scrubs its address."""
     audit(actor=None, action="account.login_failed", target_type="login", target_id="-",
-          new={"reason": reason_code}, ip=ip)
+          subject=subject, new={"reason": reason_code}, ip=ip)
 
 
 
@@ -220,9 +223,10 @@ def staff_account_create(*, certificate: VerifiedCertificate, username: str, mob
     return user
 
 
-def session_tie(*, session, user: User) -> None:
+def session_tie(*, session, user: User, user_agent: str = "") -> None:
     """Record that `session` holds something of `user` (a login, or a renewed certificate's
-    re-binding in progress), so the person's withdrawal deletes it."""
+    re-binding in progress), so the person's withdrawal deletes it; `user_agent` names the
+    device in the person's 내 정보 열람."""
     from accounts.models import UserSession
 
     if session.session_key is None:
@@ -230,7 +234,68 @@ def session_tie(*, session, user: User) -> None:
         # row) when first saved, so save it now.
         session.save()
     UserSession.objects.update_or_create(session_id=session.session_key,
-                                         defaults={"user": user})
+                                         defaults={"user": user,
+                                                   "user_agent": (user_agent or "")[:200]})
+
+
+#: Keys of audit values that identify the person's certificate (a fingerprint prefix).
+_CERTIFICATE_KEYS = ("certificate",)
+_ERASED = "***"
+
+
+def _personal_values(user: User) -> list[str]:
+    """The person's values an audit reason or a draft might hold: the certificate's
+    fingerprint and the mobile number first (what identifies a signup draft)."""
+    from kdcis.phones import format_phone
+
+    binding = CertificateBinding.objects.filter(user=user).first()
+    values = [binding.fingerprint if binding else "", user.mobile]
+    values += [format_phone(user.mobile) if user.mobile else "", user.username, user.name,
+               user.office_phone, format_phone(user.office_phone) if user.office_phone else "",
+               user.email]
+    if binding is not None:
+        values += [binding.fingerprint[:16], binding.subject_cn, binding.serial]
+    return [value for value in values if value and len(value) >= 2]
+
+
+def _erasing(values: list[str]):
+    """The scrub of one of the person's audit rows: no address, none of `values` in the
+    reason or in old/new strings, no certificate fingerprint."""
+    needles = sorted(set(values), key=len, reverse=True)
+
+    def erase_text(text: str) -> str:
+        for needle in needles:
+            text = text.replace(needle, _ERASED)
+        return text
+
+    def erase(value, key=None):
+        if key in _CERTIFICATE_KEYS and value:
+            return _ERASED
+        if isinstance(value, str):
+            return erase_text(value)
+        if isinstance(value, list):
+            return [erase(item) for item in value]
+        if isinstance(value, dict):
+            return {k: erase(v, k) for k, v in value.items()}
+        return value
+
+    def change(row) -> list[str]:
+        changed = []
+        if row.ip is not None:
+            row.ip = None
+            changed.append("ip")
+        for field in ("old", "new"):
+            erased = erase(getattr(row, field))
+            if erased != getattr(row, field):
+                setattr(row, field, erased)
+                changed.append(field)
+        reason = erase_text(row.reason)
+        if reason != row.reason:
+            row.reason = reason
+            changed.append("reason")
+        return changed
+
+    return change
 
 
 def _scrub_admin_log(user: User) -> None:
@@ -263,7 +328,7 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
     """
     from django.contrib.sessions.models import Session
 
-    from accounts.models import PhoneVerification, UserSession
+    from accounts.models import PhoneVerification, SignupDraft, UserSession
     from kdcis.models import AuditEvent, SmsMessage
     from permissions.models import Grant, Officer
 
@@ -282,9 +347,17 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
         if mobile:
             PhoneVerification.objects.filter(phone=mobile).delete()
             SmsMessage.objects.filter(to=mobile).delete()
-        # The trail keeps the pseudonym only: drop the network addresses tied to the person.
-        AuditEvent.objects.filter(subject_ref=str(user.ref)).update(ip=None)
-        AuditEvent.objects.filter(actor=user).update(ip=None)
+        # The trail keeps the pseudonym only: drop the network addresses tied to the person
+        # and any value of theirs a reason or an old/new value holds (each scrubbed row gets
+        # a scrub record, so the chain still verifies).
+        values = _personal_values(user)
+        scrub(rows=AuditEvent.objects.filter(Q(subject_ref=str(user.ref)) | Q(actor=user)),
+              change=_erasing(values), actor=user, reason="account.withdrawn")
+        # A signup begun elsewhere with the same certificate or number and never finished.
+        drafts = Q()
+        for value in values[:2]:
+            drafts |= Q(data__icontains=value)
+        SignupDraft.objects.filter(drafts).delete()
         # Every session a login of theirs wrote (their rows in UserSession go with them).
         Session.objects.filter(
             session_key__in=UserSession.objects.filter(user=user).values("session_id")).delete()
@@ -309,6 +382,22 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
     return user
 
 
+# ------------------------------------------------------------------- 내 정보 열람 (access)
+
+PERSONAL_DATA_ACTIONS = {"page": "account.data_viewed", "download": "account.data_downloaded"}
+
+
+def personal_data_access_record(*, actor: User, subject: User, kind: str,
+                                ip: str | None = None) -> None:
+    """Someone saw everything the portal holds about `subject` (the person on 내 정보 열람,
+    or a helpdesk agent after a reveal): who, whose, how (`kind`: page or download)."""
+    if kind not in PERSONAL_DATA_ACTIONS:
+        raise ValueError(f"unknown kind {kind!r}")
+    with transaction.atomic():
+        audit(actor=actor, action=PERSONAL_DATA_ACTIONS[kind], target=subject, subject=subject,
+              new={"kind": kind}, ip=ip)
+
+
 # ------------------------------------------------------------------------------ helpdesk
 
 
@@ -316,7 +405,7 @@ class HelpdeskError(DomainError):
     """A helpdesk lookup the rules do not allow."""
 
 
-HELPDESK_REVEALABLE = ("name", "mobile", "office_phone")
+HELPDESK_REVEALABLE = ("name", "mobile", "office_phone", "all")
 
 
 def helpdesk_view_record(*, agent: User, target: User, ip: str | None = None) -> None:
@@ -336,7 +425,8 @@ def helpdesk_reveal(*, agent: User, target: User, field: str, reason: str,
     with transaction.atomic():
         audit(actor=agent, action="helpdesk.revealed", target=target, subject=target,
               new={"field": field}, reason=reason, ip=ip)
-    return getattr(target, field)
+    # "all": everything held about the person (the 내 정보 열람 view, helpdesk_views).
+    return "" if field == "all" else getattr(target, field)
 
 
 def helpdesk_search_record(*, agent: User, kind: str, shown: list[User], total: int,
@@ -344,16 +434,18 @@ def helpdesk_search_record(*, agent: User, kind: str, shown: list[User], total: 
     """A helpdesk search: one row for the search, one for every user it showed (so each
     person's trail says they were looked up), and a search that pins one person counts as a
     reveal of who that is. The query itself is personal data and is not kept."""
-    from kdcis.audit import audit_each
+    from kdcis.audit import append, event
 
+    rows = [event(actor=agent, action="helpdesk.searched", target_type="user_search",
+                  target_id="-", new={"kind": kind, "results": total}, ip=ip)]
+    rows += [event(actor=agent, action="helpdesk.listed", subject=user,
+                   target_type="user_search", target_id="-", new={"kind": kind}, ip=ip)
+             for user in shown]
+    if total == 1 and shown:
+        rows.append(event(actor=agent, action="helpdesk.revealed", target=shown[0],
+                          subject=shown[0], new={"field": "search", "kind": kind}, ip=ip))
     with transaction.atomic():
-        audit(actor=agent, action="helpdesk.searched", target_type="user_search",
-              target_id="-", new={"kind": kind, "results": total}, ip=ip)
-        audit_each(actor=agent, action="helpdesk.listed", subjects=shown,
-                   target_type="user_search", new={"kind": kind}, ip=ip)
-        if total == 1 and shown:
-            audit(actor=agent, action="helpdesk.revealed", target=shown[0], subject=shown[0],
-                  new={"field": "search", "kind": kind}, ip=ip)
+        append(rows)  # one append for the search: the chain's lock is taken once
 
 
 # --------------------------------------------------------------- CRL store and OCSP cache

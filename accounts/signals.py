@@ -10,4 +10,5 @@ def record_login_session(sender, request, user, **kwargs) -> None:
     session = getattr(request, "session", None)
     if session is None or user is None or user.pk is None:
         return
-    session_tie(session=session, user=user)
+    session_tie(session=session, user=user,
+                user_agent=request.META.get("HTTP_USER_AGENT", ""))

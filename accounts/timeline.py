@@ -15,7 +15,7 @@ from institutions.models import ApprovingBody
 from permissions.models import Grant
 
 REVEALED_FIELDS = {"name": "이름", "mobile": "휴대폰번호", "office_phone": "기관(부서) 전화번호",
-                   "search": "검색 결과로 특정"}
+                   "search": "검색 결과로 특정", "all": "보유 개인정보 전체"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,8 @@ def _what(event, grants: dict[str, Grant], bodies: dict[str, str]) -> str:
         "phone.verified": _("휴대폰번호 인증 완료"),
         "phone.code_wrong": _("휴대폰 인증번호 오입력"),
         "helpdesk.viewed": _("헬프데스크 상세 조회"),
+        "account.data_viewed": _("보유 개인정보 열람"),
+        "account.data_downloaded": _("보유 개인정보 내려받기"),
         "helpdesk.assigned": _("헬프데스크 권한 부여"),
         "officer.unassigned": _("승인 담당자 지정 해제"),
     }

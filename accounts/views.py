@@ -178,15 +178,16 @@ def login_view(request: HttpRequest) -> HttpResponse:
         return _login_page(request, error=exc.message)
     if user is None:
         ratelimit.record(failure_keys, window_seconds=window)
-        login_failed(reason_code="unknown_certificate", ip=ip)
         candidate = renewal_candidate(cert)
+        login_failed(reason_code="unknown_certificate", ip=ip, subject=candidate)
         if candidate is not None:
             request.session["rebind"] = {"user_id": candidate.pk, "cert": _cert_to_session(cert),
                                          "at": timezone.now().isoformat()}
             request.session.save()
             # Not signed in yet, but it holds the person's certificate and account id: the
             # person's withdrawal must delete this session too.
-            session_tie(session=request.session, user=candidate)
+            session_tie(session=request.session, user=candidate,
+                        user_agent=request.META.get("HTTP_USER_AGENT", ""))
             return redirect("rebind")
         if superseded_certificate(cert):
             return _login_page(request, error=_(
@@ -698,6 +699,44 @@ def me(request: HttpRequest) -> HttpResponse:
         "grants": user.grants.select_related("permission_type", "body", "body__region"),
         "mobile": format_phone(user.mobile), "office_phone": format_phone(user.office_phone),
     })
+
+
+def personal_data_download_response(data: dict) -> HttpResponse:
+    """The JSON file of 내 정보 열람 (UTF-8, Korean as is), as an attachment."""
+    import json
+
+    body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    stamp = timezone.localtime().strftime("%Y%m%d")
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = (f'attachment; filename="kdcis-personal-data-{stamp}.json"')
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_GET
+def my_data(request: HttpRequest) -> HttpResponse:
+    """내 정보 열람: everything the portal holds about the signed-in user, readable."""
+    from accounts.selectors import personal_data_for
+    from accounts.services import personal_data_access_record
+
+    data = personal_data_for(request.user, current_session_key=request.session.session_key)
+    personal_data_access_record(actor=request.user, subject=request.user, kind="page",
+                                ip=client_ip(request))
+    return render(request, "accounts/my_data.html", {"data": data, "for_helpdesk": False})
+
+
+@login_required
+@require_GET
+def my_data_download(request: HttpRequest) -> HttpResponse:
+    """내 정보 열람, as a JSON file."""
+    from accounts.selectors import personal_data_for
+    from accounts.services import personal_data_access_record
+
+    data = personal_data_for(request.user, current_session_key=request.session.session_key)
+    personal_data_access_record(actor=request.user, subject=request.user, kind="download",
+                                ip=client_ip(request))
+    return personal_data_download_response(data)
 
 
 @login_required

@@ -36,7 +36,8 @@ class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     # No date_hierarchy: its year/month lists are a scan of the whole trail on every page.
     show_full_result_count = False  # the trail grows without end; no COUNT(*) on every page
     fields = readonly_fields = ("at_", "action_", "actor_", "actor_ref_", "target",
-                                "subject_ref_", "old_", "new_", "reason_", "ip_")
+                                "subject_ref_", "old_", "new_", "reason_", "ip_", "seq_",
+                                "prev_hash_", "hash_")
 
     at_ = shown("at", gettext_lazy("일시"))
     action_ = shown("action", gettext_lazy("작업"))
@@ -44,6 +45,9 @@ class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     subject_ref_ = shown("subject_ref", gettext_lazy("대상자 가명 참조"), ordering=False)
     reason_ = shown("reason", gettext_lazy("사유"), ordering=False)
     ip_ = shown("ip", gettext_lazy("IP"), ordering=False)
+    seq_ = shown("seq", gettext_lazy("순번"), ordering=False)
+    prev_hash_ = shown("prev_hash", gettext_lazy("앞 기록의 해시"), ordering=False)
+    hash_ = shown("hash", gettext_lazy("해시(SHA-256)"), ordering=False)
 
     @admin.display(description=gettext_lazy("처리자"), ordering="actor__username")
     def actor_(self, obj: AuditEvent) -> str:

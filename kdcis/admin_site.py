@@ -221,6 +221,7 @@ class KdcisAdminSite(OTPAdminSite):
             "pending_total": sum(row["count"] for row in pending),
             "decisions": decision_times_by_body(now=now),
             "expiring": expiring,
+            "verification": last_audit_verification(),
         }
         request.current_app = self.name
         return TemplateResponse(request, "admin/kdcis_site/reports.html", context)
@@ -296,6 +297,13 @@ def expiring_certificates(*, now: datetime | None = None, days: int = REPORT_DAY
         .select_related("user", "user__institution")
         .order_by("not_after", "pk")
     )
+
+
+def last_audit_verification():
+    """The last `verify_audit` result, or None when it never ran."""
+    from kdcis.audit import last_verification
+
+    return last_verification()
 
 
 def format_duration(value: timedelta) -> str:

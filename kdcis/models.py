@@ -3,6 +3,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,9 +12,14 @@ class AuditEvent(models.Model):
 
     Users are referred to by their pseudonymous reference (`User.ref`), so the trail can be
     kept after a withdrawal erases the person.
+
+    The rows form one hash chain in `seq` order (kdcis/audit.py): `hash` is the SHA-256 of
+    `prev_hash` and the row's canonical content. Rows are only ever appended through
+    kdcis.audit, which takes the chain head's row lock; `manage.py verify_audit` walks it.
     """
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by kdcis.audit before the hash is computed (auto_now_add would overwrite it).
+    at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+", db_index=False,  # partial index in Meta
@@ -28,6 +34,10 @@ class AuditEvent(models.Model):
     new = models.JSONField(default=dict, blank=True)
     reason = models.TextField(blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    #: Position in the chain: 1, 2, 3 … with no gap, assigned under the chain head's lock.
+    seq = models.BigIntegerField(unique=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -45,9 +55,53 @@ class AuditEvent(models.Model):
         ]
         verbose_name = _("감사 기록")
         verbose_name_plural = _("감사 기록")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="audit_seq_positive"),
+            models.CheckConstraint(
+                condition=models.Q(hash__regex=r"^[0-9a-f]{64}$"), name="audit_hash_hex"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target_type}:{self.target_id}"
+
+
+class AuditChain(models.Model):
+    """The head of the audit chain: one row (pk 1) with the last row's `seq` and `hash`.
+
+    Every append updates it first, which takes its row lock (PostgreSQL) or the write lock
+    (SQLite) until the transaction ends: two writers cannot both extend the same head. It
+    also lets verification notice rows cut from the end of the chain.
+    """
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1),
+                                              name="auditchain_single_row")]
+
+
+class AuditVerification(models.Model):
+    """The result of one `verify_audit` run (the admin's reports page shows the last)."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField()
+    rows_checked = models.BigIntegerField(default=0)
+    head_seq = models.BigIntegerField(default=0)
+    head_hash = models.CharField(max_length=64, blank=True)
+    #: The first row found altered, missing or out of order (its id and seq), when not ok.
+    bad_row_id = models.BigIntegerField(null=True, blank=True)
+    bad_seq = models.BigIntegerField(null=True, blank=True)
+    problem = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]
+        verbose_name = _("감사 기록 검증")
+        verbose_name_plural = _("감사 기록 검증")
+
+    def __str__(self) -> str:
+        return f"verify_audit {self.finished_at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'FAILED'}"
 
 
 class SmsMessage(models.Model):

@@ -1,7 +1,14 @@
-"""Fixed-window rate limits kept in the database, so every app server shares them."""
+"""Fixed-window rate limits kept in the database, so every app server shares them.
+
+A limit's key names what is counted, often a person's value (an address, a certificate, a
+phone number): the table keeps only the key's namespace and a keyed digest of the key
+(`stored_key`), so a withdrawal leaves nothing behind in it and the table names no one.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 from datetime import datetime, timedelta
 
@@ -23,9 +30,18 @@ def _now() -> datetime:
     return timezone.now()
 
 
+def stored_key(key: str) -> str:
+    """What the table stores for `key`: 'namespace:' and an HMAC-SHA-256 of the whole key."""
+    namespace = key.split(":", 1)[0][:60]
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"ratelimit\x1e" + key.encode(),
+                      hashlib.sha256).hexdigest()[:40]
+    return f"{namespace}:{digest}"
+
+
 def hit(key: str, *, limit: int, window_seconds: int, now: datetime | None = None) -> bool:
     """Count one event for `key`; return False when the limit for this window is exceeded."""
     now = now or _now()
+    key = stored_key(key)
     start = _window_start(now, window_seconds)
     with transaction.atomic():
         updated = RateCounter.objects.filter(key=key, window_start=start).update(
@@ -46,7 +62,7 @@ def hit(key: str, *, limit: int, window_seconds: int, now: datetime | None = Non
 def count(key: str, *, window_seconds: int, now: datetime | None = None) -> int:
     now = now or _now()
     row = RateCounter.objects.filter(
-        key=key, window_start=_window_start(now, window_seconds)
+        key=stored_key(key), window_start=_window_start(now, window_seconds)
     ).first()
     return row.count if row else 0
 

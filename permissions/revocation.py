@@ -10,7 +10,9 @@ SMS per run. Each batch is one transaction with a bounded number of statements w
 size, and nothing beyond one batch's ids is held in memory:
 
 * PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED` of the batch's ids, then one statement that
-  UPDATEs them, INSERTs their audit rows and SMS from the UPDATE's RETURNING rows and counts.
+  UPDATEs them, INSERTs their SMS from the UPDATE's RETURNING rows, counts, and returns
+  the revoked rows, whose audit rows are then appended to the hash chain (kdcis.audit) in
+  one INSERT.
 * Elsewhere (SQLite, for development and tests): the same SELECT without locks, one UPDATE,
   `bulk_create` of the audit rows and of the SMS, one count.
 
@@ -37,6 +39,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kdcis import audit as audit_trail
 from kdcis.leases import Lease, LeaseHeld, lease
 from kdcis.models import AuditEvent, SmsMessage
 from kdcis.phones import MOBILE_PATTERN, SEPARATORS_PATTERN, InvalidPhoneNumber, normalize_mobile
@@ -407,21 +410,30 @@ def _list_batch(report: RevocationReport, rows: list[tuple], run: _Run) -> None:
         set(recipients), still_approved=[row[0] for row in rows])
 
 
-def _audit_and_notify(report: RevocationReport, done: list[tuple], run: _Run) -> None:
-    """The portable path (SQLite): bulk_create the audit rows and the SMS."""
-    if not done:
-        return
-    AuditEvent.objects.bulk_create([
+def _append_audit_rows(revoked: list[tuple]) -> None:
+    """One `grant.revoked` row per (grant id, user ref, last use) appended to the audit chain
+    (kdcis.audit: the chain head's lock, one INSERT for the batch). Both paths write their
+    rows here, so their shape has one source."""
+    audit_trail.append([
         AuditEvent(
             actor=None, actor_ref="", action="grant.revoked",
             target_type=Grant._meta.label_lower, target_id=str(pk), subject_ref=str(ref),
             old={"status": Grant.Status.APPROVED.value,
-                 "last_used_on": last_used.isoformat() if last_used else None},
+                 "last_used_on": (last_used.isoformat() if hasattr(last_used, "isoformat")
+                                  else last_used)},
             new={"status": Grant.Status.REVOKED.value},
             reason=AUDIT_REASON,
         )
-        for pk, _user_id, _username, ref, _mobile, _type_id, last_used in done
+        for pk, ref, last_used in revoked
     ])
+
+
+def _audit_and_notify(report: RevocationReport, done: list[tuple], run: _Run) -> None:
+    """The portable path (SQLite): append the audit rows to the chain, bulk_create the SMS."""
+    if not done:
+        return
+    _append_audit_rows([(pk, ref, last_used)
+                        for pk, _user_id, _username, ref, _mobile, _type_id, last_used in done])
     recipients = _recipients(done, run)
     messages = _sms_rows(recipients, run.months)
     SmsMessage.objects.bulk_create(messages)
@@ -434,25 +446,31 @@ def _audit_and_notify(report: RevocationReport, done: list[tuple], run: _Run) ->
 
 def _revoke_batch_in_sql(report: RevocationReport, ids: list[int], run: _Run) -> None:
     """PostgreSQL: revoke the batch's (locked) rows, write their audit rows and SMS and count
-    the users left with nothing, all in one statement with no per-grant Python work.
+    the users left with nothing in one statement; then append their audit rows (one INSERT).
 
     Produces the same rows as `_revoke_rows` + `_audit_and_notify`: the subject is the user's
     `ref`, the number is normalised and checked like `kdcis.sms.normalize_mobile`, the text is
     `revocation_sms_text()`. The UPDATE keeps `status = 'approved'` as its condition, and the
     audit rows and SMS come from its RETURNING rows only.
+
+    The statement returns the revoked rows' (id, user ref, last use) and their audit rows
+    are appended to the hash chain like every other (`_append_audit_rows`: the chain head's
+    lock, one INSERT): a hash chain is sequential, and computing it in SQL would be a second
+    copy of the canonical form.
     """
     before, after = _revocation_sms_parts(run.months)
     params = {
         "ids": ids, "now": timezone.now(), "revoked": Grant.Status.REVOKED.value,
         "approved": Grant.Status.APPROVED.value, "grant_reason": run.reason,
-        "action": "grant.revoked", "target_type": Grant._meta.label_lower,
-        "reason": AUDIT_REASON, "new": json.dumps({"status": Grant.Status.REVOKED.value}),
         "before": before, "after": after, "pattern": MOBILE_PATTERN.pattern,
         "separators": SEPARATORS_PATTERN.pattern, "queued": SmsMessage.Status.QUEUED.value,
     }
     with connection.cursor() as cursor:
         cursor.execute(_REVOKE_BATCH_SQL, params)
-        revoked, users, messages, left = cursor.fetchone()
+        revoked_rows, users, messages, left = cursor.fetchone()
+    revoked_rows = json.loads(revoked_rows) if isinstance(revoked_rows, str) else revoked_rows
+    _append_audit_rows([tuple(row) for row in revoked_rows or []])
+    revoked = len(revoked_rows or [])
     report.grants_revoked += revoked
     report.users_affected += users
     report.sms_queued += messages
@@ -473,15 +491,6 @@ WITH revoked AS (
     -- Each revoked row with its user's pseudonym and number: the user table is read once.
     SELECT r.id, r.user_id, r.permission_type_id, r.last_used_on, u.ref, u.mobile
     FROM revoked r JOIN {_USER_TABLE} u ON u.id = r.user_id
-), audit AS (
-    INSERT INTO {AuditEvent._meta.db_table}
-        ("at", "actor_id", "actor_ref", "action", "target_type", "target_id", "subject_ref",
-         "old", "new", "reason", "ip")
-    SELECT %(now)s, NULL, '', %(action)s, %(target_type)s, d.id::text, d.ref::text,
-        jsonb_build_object('status', %(approved)s::text, 'last_used_on', d.last_used_on),
-        %(new)s::jsonb, %(reason)s, NULL
-    FROM done d
-    RETURNING 1
 ), recipients AS MATERIALIZED (
     SELECT d.user_id, regexp_replace(min(d.mobile), %(separators)s, '', 'g') AS mobile,
         string_agg(chr(39) || t.name || chr(39), ', ' ORDER BY d.id) AS names
@@ -497,7 +506,9 @@ WITH revoked AS (
     RETURNING 1
 )
 SELECT
-    (SELECT count(*) FROM audit),
+    -- The revoked rows for their audit rows (appended to the chain by the caller).
+    (SELECT json_agg(json_build_array(d.id, d.ref::text, d.last_used_on) ORDER BY d.id)
+     FROM done d),
     (SELECT count(*) FROM recipients),
     (SELECT count(*) FROM sms),
     (SELECT count(*) FROM recipients r WHERE NOT EXISTS (

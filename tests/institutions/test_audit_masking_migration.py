@@ -5,7 +5,7 @@ import importlib
 import pytest
 from django.apps import apps
 
-from kdcis.models import AuditEvent
+from kdcis.audit import audit
 
 pytestmark = pytest.mark.django_db
 
@@ -14,13 +14,13 @@ migration = importlib.import_module(
 
 
 def test_existing_rows_keep_field_names_and_lose_the_values():
-    row = AuditEvent.objects.create(
-        action="institution.supplementary_saved", target_type="institutions.institution",
+    row = audit(
+        actor=None, action="institution.supplementary_saved", target_type="institutions.institution",
         target_id="1",
         old={"representative_name": "김대표", "mobile": "01012345678", "english_name": "A"},
         new={"representative_name": "이대표", "email": "clinic@naver.com",
              "predoctor_names": ["이예진", "박예진"], "english_name": "B"})
-    other = AuditEvent.objects.create(action="grant.requested", new={"mobile": "01012345678"})
+    other = audit(actor=None, action="grant.requested", new={"mobile": "01012345678"})
     migration.mask_rows(apps, None)
     row.refresh_from_db()
     assert row.old == {"representative_name": "김*표", "mobile": "010-****-5678",

@@ -4,6 +4,7 @@ through the services, the read-only audit trail and the admins' reports."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from html import unescape
 
 import pytest
@@ -554,3 +555,23 @@ def test_admins_edit_the_faq_and_post_work_correspondence(nadmin_client):
     assert response.status_code == 302, page_text(response)
     assert Notice.objects.get(title="예방접종 등록 점검 협조").kind == Notice.Kind.WORK
     assert "업무연락" in page_text(nadmin_client.get("/admin/kdcis/notice/?kind=work"))
+
+
+def test_the_reports_page_shows_the_last_audit_verification(nadmin_client):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django.db import connection
+
+    from kdcis.audit import audit
+
+    assert "아직 검증한 적이 없습니다" in page_text(nadmin_client.get("/admin/reports/"))
+    rows = [audit(actor=None, action="test.event", target_type="test") for _ in range(3)]
+    call_command("verify_audit", stdout=io.StringIO())
+    assert "정상: 변경·삭제·순서 어긋남 없음" in page_text(nadmin_client.get("/admin/reports/"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE id = %s", [rows[0].pk])
+    with pytest.raises(CommandError):
+        call_command("verify_audit", stdout=io.StringIO())
+    text = page_text(nadmin_client.get("/admin/reports/"))
+    # The admin's own login is a row of the chain too: the first row after the gap is named.
+    assert "이상 발견" in text and f"ID {rows[1].pk} (순번 {rows[1].seq})" in text

@@ -89,5 +89,16 @@ def test_the_nightly_purge_drops_old_counters_and_phone_verifications_only():
     assert SmsMessage.objects.get(pk=recent_sms.pk).to == "01033334444"
     assert SmsMessage.objects.get(pk=waiting_sms.pk).to == "01055556666"  # not delivered yet
     assert not SessionStore().exists(expired.session_key)
-    assert list(RateCounter.objects.values_list("key", flat=True)) == ["current"]
+    assert list(RateCounter.objects.values_list("key", flat=True)) == [ratelimit.stored_key("current")]
     assert list(PhoneVerification.objects.values_list("phone", flat=True)) == ["01000000002"]
+
+
+def test_rate_limit_keys_are_stored_as_digests_naming_no_one():
+    from kdcis.models import RateCounter
+
+    ratelimit.hit("sms-ip:203.0.113.9", limit=5, window_seconds=3600)
+    ratelimit.hit("sms-ip:203.0.113.9", limit=5, window_seconds=3600)
+    (key,) = RateCounter.objects.values_list("key", flat=True)
+    assert key.startswith("sms-ip:") and "203.0.113.9" not in key
+    assert ratelimit.count("sms-ip:203.0.113.9", window_seconds=3600) == 2
+    assert ratelimit.count("sms-ip:203.0.113.10", window_seconds=3600) == 0

@@ -140,6 +140,9 @@ POLICY: dict[str, Rule] = {
     # 내정보 and withdrawal: any signed-in user.
     "me": Rule(SIGNED_IN, must_reach=True),
     "withdraw": Rule(SIGNED_IN, must_reach=True),
+    # 내 정보 열람: any signed-in user, about themselves only (no id in the URL).
+    "my_data": Rule(SIGNED_IN, must_reach=True),
+    "my_data_download": Rule(SIGNED_IN, must_reach=True),
     # 권한 부가정보: any signed-in user (a pending applicant too: after a rejection it is
     # where they ask again); a request may be made by any signed-in account, a
     # cancellation only by the request's owner (others: as if it did not exist).
@@ -163,6 +166,10 @@ POLICY: dict[str, Rule] = {
     "helpdesk": HELPDESK,
     "helpdesk_user": HELPDESK,
     "helpdesk_institution": HELPDESK,
+    # A user's 내 정보 열람 for the helpdesk: only right after a reveal with a reason (a GET
+    # without one goes back to the user's page); everyone else is refused.
+    "helpdesk_user_data": Rule(NOBODY, others=403,
+                               per_persona={"hana": Redirect("/helpdesk/users/")}),
     # The admin: its login form is public; everything else needs a verified OTP session.
     "admin:login": PUBLIC,
     "admin:index": Rule(frozenset({"nadmin"}), must_reach=True, anonymous=ADMIN_LOGIN,
@@ -302,6 +309,7 @@ def concrete_path(route: str, values: dict[str, object]) -> str:
 # Path converters of the portal's own patterns: name → {parameter: object id}.
 PORTAL_FILLS: dict[str, dict[str, Callable[[World], object]]] = {
     "helpdesk_user": {"pk": lambda w: w.alice.pk},
+    "helpdesk_user_data": {"pk": lambda w: w.alice.pk},
     "helpdesk_institution": {"pk": lambda w: w.alice.institution_id},
     "permission_cancel": {"grant_id": lambda w: w.alice_vaccination.pk},
     "permission_change_body": {"grant_id": lambda w: w.alice_vaccination.pk},
