@@ -2,24 +2,52 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from institutions.models import Institution, SupplementaryInfo
+from institutions.search import jamo, parse_query
 
 
-def search_institutions(*, query: str, type_id: int | None = None) -> QuerySet[Institution]:
-    """By name (contains) or institution number (prefix), optionally of one type."""
-    qs = Institution.objects.select_related("type", "region", "jurisdiction")
+def search_institutions(*, query: str, type_id: int | None = None,
+                        region: str | None = None) -> QuerySet[Institution]:
+    """Open institutions matching `query` by number or by name, best first.
+
+    Ranked: the exact institution number, then names starting with the query, then names
+    starting with it without a trailing kind word ('연세의원' → '연세'), then any name that
+    contains it (names compared without spaces, institutions.search). On PostgreSQL the
+    "contains" runs on the trigram index of `name_jamo` (migration 0007), the prefixes on its
+    pattern index; SQLite scans. A one-syllable query matches name prefixes only. Closed (폐업) institutions are never offered.
+    """
+    parsed = parse_query(query)
+    qs = Institution.objects.filter(status=Institution.Status.OPEN)
     if type_id:
         qs = qs.filter(type_id=type_id)
-    query = query.strip()
-    if query.isdigit():
-        qs = qs.filter(Q(number__startswith=query) | Q(name__icontains=query))
-    elif query:
-        qs = qs.filter(name__icontains=query)
-    else:
+    if region:
+        qs = qs.filter(region_id=region)
+    if not parsed.key:
         return qs.none()
-    return qs.order_by("name", "number")
+    letters = jamo(parsed.stem)
+    if len(letters) >= 3:  # a trigram index needs three letters
+        match = Q(name_jamo__contains=letters, name_key__contains=parsed.stem)
+    else:
+        match = Q(name_key__startswith=parsed.stem)
+    rank = [When(name_key__startswith=parsed.key, then=Value(1))]
+    if parsed.stem != parsed.key:
+        rank.append(When(name_key__startswith=parsed.stem, then=Value(2)))
+    if parsed.number:
+        match |= Q(number=parsed.number)
+        rank.insert(0, When(number=parsed.number, then=Value(0)))
+        if parsed.number.isdigit():
+            match |= Q(number__startswith=parsed.number)
+            rank.append(When(number__startswith=parsed.number, then=Value(2)))
+    return (
+        qs.filter(match)
+        .annotate(rank=Case(*rank, default=Value(3), output_field=IntegerField()))
+        # Only what a result row shows: joining more before the sort multiplies its cost
+        # when the planner misjudges how many names match.
+        .select_related("type")
+        .order_by("rank", "name", "number")
+    )
 
 
 # ------------------------------------------------------------- 의료기관 부가정보

@@ -4,12 +4,14 @@ transaction with an audit row."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from institutions.models import ApprovingBody, Institution, SupplementaryInfo
+from institutions.search import jamo, name_key
 from institutions.validators import has_control_characters
 from kdcis.audit import audit
 from kdcis.errors import DomainError
@@ -194,3 +196,180 @@ def institution_correct(*, institution: Institution, name: str | None = None,
               new={"number": locked.number, **{k: changes[k] for k in old}},
               reason=reason, ip=ip)
     return locked
+
+
+# ------------------------------------------------------------- HIRA's 요양기관 lists
+
+IMPORT_BATCH = 2000
+# The fields an import compares and writes, in the audit's order.
+IMPORT_FIELDS = ("name", "name_key", "name_jamo", "type_id", "category_id", "postcode", "address",
+                 "region_id", "sigungu_code", "dong", "jurisdiction_id", "phone", "opened_on",
+                 "status", "closed_at", "source")
+
+
+@dataclass
+class ImportResult:
+    source: str
+    rows: int = 0
+    added: list = field(default_factory=list)  # numbers
+    changed: list = field(default_factory=list)  # (number, [fields])
+    unchanged: int = 0
+    closed: list = field(default_factory=list)  # numbers
+    refused: list = field(default_factory=list)  # (line, number, reason)
+    dry_run: bool = False
+
+
+def _import_context():
+    from institutions.jurisdiction import Directory
+    from institutions.models import Category, InstitutionType, Region
+
+    directory = Directory.load()
+    centers = {
+        (body.region_id, body.name): body.pk
+        for body in ApprovingBody.objects.filter(kind=ApprovingBody.Kind.HEALTH_CENTER)
+    }
+    return (directory, centers, {c.code: c.pk for c in Category.objects.all()},
+            {c.name: c.code for c in Category.objects.all()},
+            {t.code: t.pk for t in InstitutionType.objects.all()},
+            set(Region.objects.values_list("code", flat=True)))
+
+
+def _import_values(row, context) -> tuple[dict | None, str]:
+    """The institution's fields from one row, or (None, why it is refused)."""
+    directory, centers, categories, category_by_name, types, regions = context
+    if not row.number:
+        return None, _("요양기관기호가 비어 있습니다.")
+    if len(row.number) > 100:
+        return None, _("요양기관기호가 100자를 넘습니다.")
+    if not row.name:
+        return None, _("요양기관명이 비어 있습니다.")
+    if has_control_characters(row.name) or has_control_characters(row.address):
+        return None, _("기관명이나 주소에 입력할 수 없는 문자가 있습니다.")
+    code = row.category_code if row.category_code in categories else category_by_name.get(
+        row.category_name)
+    type_code = _hira_type(code)
+    if code is None or type_code is None:
+        return None, _("알 수 없는 종별코드입니다: %(code)s %(name)s") % {
+            "code": row.category_code, "name": row.category_name}
+    sido = directory.sido_code(row.sido_code, row.sido_name)
+    sigungu = directory.sigungu_code(code=row.sigungu_code, name=row.sigungu_name,
+                                     sido_code=sido)
+    if sigungu is None or sigungu[:2] not in regions:
+        return None, _("알 수 없는 시군구코드입니다: %(code)s %(sido)s %(name)s") % {
+            "code": row.sigungu_code, "sido": row.sido_name, "name": row.sigungu_name}
+    center = directory.center_name(sigungu_code=sigungu, dong=row.dong, address=row.address)
+    center_id = centers.get((sigungu[:2], center)) if center else None
+    if center_id is None:
+        return None, _("관할보건소를 정할 수 없습니다: %(code)s %(dong)s") % {
+            "code": sigungu, "dong": row.dong}
+    return {
+        "name": row.name[:120], "name_key": name_key(row.name[:120]),
+        "name_jamo": jamo(name_key(row.name[:120])),
+        "type_id": types[type_code], "category_id": categories[code],
+        "postcode": row.postcode, "address": row.address[:200], "region_id": sigungu[:2],
+        "sigungu_code": sigungu, "dong": row.dong[:40], "jurisdiction_id": center_id,
+        "phone": row.phone, "opened_on": row.opened_on,
+        "status": Institution.Status.OPEN, "closed_at": None,
+    }, ""
+
+
+def _hira_type(category_code: str | None) -> str | None:
+    from institutions.hira import TYPE_BY_CATEGORY
+
+    return TYPE_BY_CATEGORY.get(category_code or "")
+
+
+def institutions_import(*, rows, source: str, actor=None, dry_run: bool = False,
+                        file_name: str = "", progress=None) -> ImportResult:
+    """Apply one of HIRA's lists: add new institutions, update changed ones, close (폐업)
+    those of the same list that vanished from it. Keyed on the institution number; never
+    deletes (users and supplementary info point at institutions).
+
+    One transaction; with `dry_run` it is rolled back after computing what would change.
+    Two imports at once queue on the institution types' row locks, so the second sees the
+    first's rows. Institutions registered through 기관등록 신청 or by hand are never closed
+    by an import; one that appears in a list is taken over by it. One audit row records the
+    counts (a per-row trail of 100,000 rows would drown the trail; the numbers are kept).
+    """
+    from institutions.models import InstitutionType
+
+    if source not in (Institution.Source.HIRA_HOSPITALS, Institution.Source.HIRA_PHARMACIES):
+        raise ValueError(f"not a HIRA list: {source!r}")
+    result = ImportResult(source=source, dry_run=dry_run)
+    try:
+        with transaction.atomic():
+            list(InstitutionType.objects.select_for_update().order_by("pk"))
+            context = _import_context()
+            existing = {
+                values[0]: values for values in Institution.objects.values_list(
+                    "number", "pk", *IMPORT_FIELDS).iterator(chunk_size=5000)
+            }
+            seen: set[str] = set()
+            creates, updates = [], []
+            now = timezone.now()
+            for row in rows:
+                result.rows += 1
+                if progress and result.rows % 1000 == 0:
+                    progress(result.rows)
+                if row.number in seen:
+                    result.refused.append((row.line, row.number,
+                                           _("같은 요양기관기호가 파일에 두 번 있습니다.")))
+                    continue
+                values, reason = _import_values(row, context)
+                if values is None:
+                    result.refused.append((row.line, row.number, reason))
+                    continue
+                seen.add(row.number)
+                values["source"] = source
+                current = existing.get(row.number)
+                if current is None:
+                    creates.append(Institution(number=row.number, **values))
+                    result.added.append(row.number)
+                    continue
+                old = dict(zip(IMPORT_FIELDS, current[2:], strict=True))
+                if old["source"] not in ("", source) and old["source"] != (
+                        Institution.Source.REGISTRATION):
+                    # The other list's institution (a number in both lists): leave it.
+                    result.refused.append((row.line, row.number,
+                                           _("다른 목록에서 가져온 기관입니다.")))
+                    continue
+                changed = [k for k in IMPORT_FIELDS if old[k] != values[k]
+                           and k not in ("name_key", "name_jamo")]
+                if not changed:
+                    result.unchanged += 1
+                    continue
+                result.changed.append((row.number, changed))
+                updates.append(Institution(pk=current[1], number=row.number, **values))
+            if progress:
+                progress(result.rows)
+            vanished = [
+                (number, values[1]) for number, values in existing.items()
+                if number not in seen and values[2 + IMPORT_FIELDS.index("source")] == source
+                and values[2 + IMPORT_FIELDS.index("status")] == Institution.Status.OPEN
+            ]
+            result.closed = sorted(number for number, _pk in vanished)
+            if not dry_run:
+                Institution.objects.bulk_create(creates, batch_size=IMPORT_BATCH)
+                fields = [f.removesuffix("_id") if f.endswith("_id") else f
+                          for f in IMPORT_FIELDS]
+                Institution.objects.bulk_update(updates, fields, batch_size=IMPORT_BATCH)
+                pks = [pk for _number, pk in vanished]
+                for start in range(0, len(pks), IMPORT_BATCH):
+                    Institution.objects.filter(pk__in=pks[start:start + IMPORT_BATCH]).update(
+                        status=Institution.Status.CLOSED, closed_at=now)
+                audit(actor=actor, action="institution.imported", target_type="import",
+                      target_id=source, new={
+                          "file": file_name, "rows": result.rows,
+                          "added": len(result.added), "changed": len(result.changed),
+                          "closed": len(result.closed), "refused": len(result.refused),
+                          "closed_numbers": result.closed[:1000],
+                      })
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return result
+
+
+class _DryRun(Exception):
+    """Rolls a dry run's transaction back."""
