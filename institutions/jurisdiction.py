@@ -10,6 +10,7 @@ tried as its city's code (the first four digits and 0), as a 구 of a city that 
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,3 +158,23 @@ class Directory:
             return self.center_name(sigungu_code=sigungu_code[:4] + "0", dong=dong,
                                     address=address)
         return None
+
+
+@functools.cache
+def directory() -> Directory:
+    """The reference files' directory, read once per process."""
+    return Directory.load()
+
+
+def sigungu_choices() -> list[tuple[str, str, str]]:
+    """(code, 시도 code, label) for every 시군구 an applicant can pick, in code order; city
+    codes that only stand for their 구 (창원시 48120) are left out."""
+    d = directory()
+    sido_names = {c.sido_code: c.sido for c in d.centers}
+    out = []
+    for code, (sido_code, name) in sorted(d.sigungu.items()):
+        if "·" in name:
+            continue
+        out.append((code, sido_code, f"{sido_names.get(sido_code, '')} {name}".strip()
+                    if name != sido_names.get(sido_code) else name))
+    return out

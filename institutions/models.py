@@ -162,7 +162,6 @@ class Institution(models.Model):
                          opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["number"], name="institution_number_prefix_idx",
                          opclasses=["varchar_pattern_ops"]),
-            models.Index(fields=["source", "status"], name="institution_source_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -294,3 +293,74 @@ class SupplementaryInfo(models.Model):
             self.information_system_id, self.email_consent is not None,
             self.mobile_consent is not None,
         ))
+
+
+class InstitutionRequest(models.Model):
+    """기관등록 신청: an applicant whose institution is not in the registry asks the health
+    center of its address to register it. Changed only by institutions.services
+    (institution_request_*)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("신청중")
+        REGISTERED = "registered", _("등록완료")
+        REJECTED = "rejected", _("반려")
+        CANCELLED = "cancelled", _("신청취소")
+
+    status = models.CharField(_("상태"), max_length=12, choices=Status.choices,
+                              default=Status.REQUESTED)
+    name = models.CharField(_("기관명"), max_length=120)
+    type = models.ForeignKey(InstitutionType, verbose_name=_("기관유형"),
+                             on_delete=models.PROTECT, related_name="+")
+    business_number = models.CharField(_("사업자등록번호"), max_length=10)
+    postcode = models.CharField(_("우편번호"), max_length=5)
+    address = models.CharField(_("주소"), max_length=200)
+    region = models.ForeignKey(Region, verbose_name=_("시도"), on_delete=models.PROTECT,
+                               related_name="+")
+    sigungu_code = models.CharField(_("시군구코드"), max_length=5)
+    dong = models.CharField(_("읍면동"), max_length=40, blank=True)
+    phone = models.CharField(_("전화번호"), max_length=20)
+    body = models.ForeignKey(ApprovingBody, verbose_name=_("관할보건소"),
+                             on_delete=models.PROTECT, related_name="institution_requests")
+    applicant_name = models.CharField(_("신청자"), max_length=30)
+    applicant_mobile = models.CharField(_("신청자 휴대전화번호"), max_length=11, blank=True)
+    # The signup draft that asked (accounts.SignupDraft.key): its applicant continues with
+    # the registered institution.
+    draft_key = models.CharField(max_length=64, blank=True, db_index=True)
+    institution = models.ForeignKey(Institution, verbose_name=_("등록된 기관"), null=True,
+                                    blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("반려 사유"), max_length=500, blank=True)
+    submitted_at = models.DateTimeField(_("신청일시"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("처리일시"), null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("처리자"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-submitted_at", "-pk"]
+        verbose_name = _("기관등록 신청")
+        verbose_name_plural = _("기관등록 신청")
+        indexes = [models.Index(fields=["body", "status", "submitted_at"],
+                                name="instreq_queue_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="registered") | models.Q(institution__isnull=False),
+                name="instreq_registered_has_institution"),
+            models.CheckConstraint(
+                condition=~models.Q(status="rejected") | ~models.Q(reason=""),
+                name="instreq_rejected_has_reason"),
+            models.CheckConstraint(
+                condition=models.Q(business_number__regex=r"^[0-9]{10}$"),
+                name="instreq_business_number_digits"),
+            # One open request per signup draft.
+            models.UniqueConstraint(
+                fields=["draft_key"], condition=models.Q(status="requested") & ~models.Q(
+                    draft_key=""), name="instreq_one_open_per_draft"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.name}"
+
+    @property
+    def reference(self) -> str:
+        """접수번호 shown to the applicant and the officer."""
+        return f"R{self.pk:06d}" if self.pk else ""

@@ -26,6 +26,11 @@ def search_institutions(*, query: str, type_id: int | None = None,
         qs = qs.filter(region_id=region)
     if not parsed.key:
         return qs.none()
+    if parsed.number and len(parsed.number) >= 8 and not parsed.stem.isdigit() and qs.filter(
+            number=parsed.number).exists():
+        # A whole institution number (HIRA's 80-character ones included) is an answer by
+        # itself: one index lookup instead of a name search with a long pattern.
+        return qs.filter(number=parsed.number).annotate(rank=Value(0)).select_related("type")
     letters = jamo(parsed.stem)
     if len(letters) >= 3:  # a trigram index needs three letters
         match = Q(name_jamo__contains=letters, name_key__contains=parsed.stem)
@@ -98,3 +103,45 @@ def institution_of(user) -> Institution | None:
         .filter(pk=user.institution_id)
         .first()
     )
+
+
+# ------------------------------------------------------------- 기관등록 신청
+
+
+def health_center_for(*, sigungu_code: str, dong: str = "", address: str = ""):
+    """The health center with jurisdiction over an address (institutions.jurisdiction)."""
+    from institutions.jurisdiction import directory
+    from institutions.models import ApprovingBody
+
+    name = directory().center_name(sigungu_code=sigungu_code, dong=dong, address=address)
+    if not name:
+        return None
+    return ApprovingBody.objects.filter(kind=ApprovingBody.Kind.HEALTH_CENTER,
+                                        region_id=sigungu_code[:2], name=name).first()
+
+
+def institution_requests_for(officer, *, status: str = "requested"):
+    """The officer's own health center's 기관등록 신청, oldest first while waiting."""
+    from institutions.models import InstitutionRequest
+
+    qs = InstitutionRequest.objects.filter(body=officer.body).select_related("type", "region")
+    if status != "all":
+        qs = qs.filter(status=status)
+    return qs.order_by("submitted_at", "pk") if status == "requested" else qs
+
+
+def institution_request_for_officer(officer, pk: int):
+    from institutions.models import InstitutionRequest
+
+    return (InstitutionRequest.objects.filter(pk=pk, body=officer.body)
+            .select_related("type", "region", "body", "institution").first())
+
+
+def institution_request_of_draft(draft_key: str, pk) -> object | None:
+    """The request a signup draft made (None for another draft's)."""
+    from institutions.models import InstitutionRequest
+
+    if not draft_key or not pk:
+        return None
+    return (InstitutionRequest.objects.filter(pk=pk, draft_key=draft_key)
+            .select_related("type", "body", "body__region", "institution").first())

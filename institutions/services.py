@@ -373,3 +373,191 @@ def institutions_import(*, rows, source: str, actor=None, dry_run: bool = False,
 
 class _DryRun(Exception):
     """Rolls a dry run's transaction back."""
+
+
+# ------------------------------------------------------------- 기관등록 신청
+
+REQUEST_FIELDS = ("name", "type", "business_number", "postcode", "address", "sigungu_code",
+                  "dong", "phone")
+
+
+def _request_snapshot(req) -> dict:
+    return {"name": req.name, "type": req.type.code if req.type_id else None,
+            "business_number": req.business_number, "postcode": req.postcode,
+            "address": req.address, "sigungu_code": req.sigungu_code, "dong": req.dong,
+            "phone": req.phone, "body": req.body.code if req.body_id else None}
+
+
+def _request_body(*, sigungu_code: str, dong: str, address: str) -> ApprovingBody:
+    from institutions.selectors import health_center_for
+
+    body = health_center_for(sigungu_code=sigungu_code, dong=dong, address=address)
+    if body is None:
+        raise InstitutionError(_("주소의 시군구를 확인하세요. 관할 보건소를 찾을 수 없습니다."),
+                               code="sigungu")
+    return body
+
+
+def _notify(req, text: str) -> None:
+    from kdcis.sms import InvalidPhoneNumber, send_sms
+
+    if req.applicant_mobile:
+        try:
+            send_sms(to=req.applicant_mobile, text=text)
+        except InvalidPhoneNumber:
+            pass  # checked by the form; a number that went bad is no reason to fail a decision
+
+
+def institution_request_submit(*, data: dict, applicant_name: str, applicant_mobile: str,
+                               draft_key: str, ip: str | None = None):
+    """An applicant asks the health center of the institution's address to register it.
+
+    `data` is a validated InstitutionRequestForm's: name, type, business_number, postcode,
+    address, sigungu_code, dong, phone. The body is the address's health center (the
+    jurisdiction rules). One open request per signup draft: a second submission while one
+    waits replaces nothing and is refused (the applicant changes it by cancelling).
+    """
+    from institutions.models import InstitutionRequest
+
+    body = _request_body(sigungu_code=data["sigungu_code"], dong=data.get("dong", ""),
+                         address=data["address"])
+    with transaction.atomic():
+        if draft_key and InstitutionRequest.objects.select_for_update().filter(
+                draft_key=draft_key, status=InstitutionRequest.Status.REQUESTED).exists():
+            raise InstitutionError(_("이미 접수된 기관등록 신청이 있습니다. 처리 결과를 기다리거나 "
+                                     "신청을 취소한 뒤 다시 신청하세요."), code="open_request")
+        req = InstitutionRequest.objects.create(
+            **{k: data.get(k, "") for k in REQUEST_FIELDS}, region_id=data["sigungu_code"][:2],
+            body=body, applicant_name=applicant_name[:30],
+            applicant_mobile=applicant_mobile or "", draft_key=draft_key,
+        )
+        audit(actor=None, action="institution_request.submitted", target=req,
+              new={**_request_snapshot(req), "applicant": mask_name(applicant_name)}, ip=ip)
+    return req
+
+
+def _locked_request(pk: int):
+    from institutions.models import InstitutionRequest
+
+    return (InstitutionRequest.objects.select_for_update(of=("self",))
+            .select_related("type", "body").get(pk=pk))
+
+
+def _officer_may(officer_user, req) -> None:
+    officer = getattr(officer_user, "officer", None)
+    if officer is None or officer.body_id != req.body_id:
+        raise InstitutionError(_("관할 보건소의 담당자만 처리할 수 있습니다."), code="forbidden")
+
+
+def institution_request_register(*, request_id: int, actor, category=None,
+                                 ip: str | None = None):
+    """The health center registers the requested institution: the institution is created
+    (open, its jurisdiction the deciding center), the request points at it, the applicant
+    is told by SMS. Two officers at once: the second finds it decided and is refused."""
+    from institutions.models import InstitutionRequest
+
+    with transaction.atomic():
+        req = _locked_request(request_id)
+        _officer_may(actor, req)
+        if req.status != InstitutionRequest.Status.REQUESTED:
+            raise InstitutionError(_("이미 처리된 신청입니다."), code="decided")
+        institution = Institution.objects.create(
+            number=f"REG{req.pk:07d}", name=req.name, type=req.type, category=category,
+            postcode=req.postcode, address=req.address, region_id=req.region_id,
+            sigungu_code=req.sigungu_code, dong=req.dong, jurisdiction=req.body,
+            phone=req.phone, source=Institution.Source.REGISTRATION,
+        )
+        req.status = InstitutionRequest.Status.REGISTERED
+        req.institution = institution
+        req.decided_at = timezone.now()
+        req.decided_by = actor
+        req.save(update_fields=["status", "institution", "decided_at", "decided_by"])
+        audit(actor=actor, action="institution.registered", target=institution,
+              new={"number": institution.number, "name": institution.name,
+                   "request": req.reference, "body": req.body.code}, ip=ip)
+        audit(actor=actor, action="institution_request.registered", target=req,
+              old={"status": "requested"}, new={"status": "registered",
+                                                "institution": institution.number}, ip=ip)
+        _notify(req, _("[질병보건통합관리시스템] 기관등록 신청(%(ref)s)한 %(name)s "
+                       "등록되었습니다. 가입 화면에서 이어서 진행하거나 기관명으로 검색해 "
+                       "선택하세요.") % {"ref": req.reference,
+                                        "name": particle(req.name, "이/가")})
+    return req
+
+
+def institution_request_reject(*, request_id: int, actor, reason: str, ip: str | None = None):
+    """The health center rejects the request with a reason the applicant sees and gets by
+    SMS."""
+    from institutions.models import InstitutionRequest
+
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InstitutionError(_("반려 사유를 입력하세요."), code="reason_required")
+    if len(reason) > 500:
+        raise InstitutionError(_("반려 사유는 500자 이내로 입력하세요."), code="reason_too_long")
+    with transaction.atomic():
+        req = _locked_request(request_id)
+        _officer_may(actor, req)
+        if req.status != InstitutionRequest.Status.REQUESTED:
+            raise InstitutionError(_("이미 처리된 신청입니다."), code="decided")
+        req.status = InstitutionRequest.Status.REJECTED
+        req.reason = reason
+        req.decided_at = timezone.now()
+        req.decided_by = actor
+        req.save(update_fields=["status", "reason", "decided_at", "decided_by"])
+        audit(actor=actor, action="institution_request.rejected", target=req,
+              old={"status": "requested"}, new={"status": "rejected"}, reason=reason, ip=ip)
+        _notify(req, _("[질병보건통합관리시스템] 기관등록 신청(%(ref)s)이 반려되었습니다. "
+                       "사유: %(reason)s") % {"ref": req.reference, "reason": reason[:60]})
+    return req
+
+
+def institution_request_cancel(*, request_id: int, draft_key: str, ip: str | None = None):
+    """The applicant withdraws a waiting request (to correct it and ask again)."""
+    from institutions.models import InstitutionRequest
+
+    with transaction.atomic():
+        req = _locked_request(request_id)
+        if not draft_key or req.draft_key != draft_key:
+            raise InstitutionError(_("본인이 신청한 건만 취소할 수 있습니다."), code="forbidden")
+        if req.status != InstitutionRequest.Status.REQUESTED:
+            raise InstitutionError(_("이미 처리된 신청입니다."), code="decided")
+        req.status = InstitutionRequest.Status.CANCELLED
+        req.decided_at = timezone.now()
+        req.save(update_fields=["status", "decided_at"])
+        audit(actor=None, action="institution_request.cancelled", target=req,
+              old={"status": "requested"}, new={"status": "cancelled"}, ip=ip)
+    return req
+
+
+def institution_request_correct(*, request_id: int, actor, data: dict, reason: str,
+                                ip: str | None = None):
+    """The helpdesk corrects a waiting request on the applicant's call (a typo in the name
+    or the address). A new address may move it to another health center."""
+    from institutions.models import InstitutionRequest
+
+    if not (getattr(actor, "pk", None) and getattr(actor, "is_helpdesk", False)):
+        raise InstitutionError(_("헬프데스크만 수정할 수 있습니다."), code="forbidden")
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InstitutionError(_("수정 사유를 입력하세요."), code="reason_required")
+    with transaction.atomic():
+        req = _locked_request(request_id)
+        if req.status != InstitutionRequest.Status.REQUESTED:
+            raise InstitutionError(_("처리가 끝난 신청은 수정할 수 없습니다."), code="decided")
+        old = _request_snapshot(req)
+        for key in REQUEST_FIELDS:
+            if key in data:
+                setattr(req, key, data[key])
+        req.region_id = req.sigungu_code[:2]
+        req.body = _request_body(sigungu_code=req.sigungu_code, dong=req.dong,
+                                 address=req.address)
+        new = _request_snapshot(req)
+        changed = [k for k in new if new[k] != old[k]]
+        if not changed:
+            return req
+        req.save()
+        audit(actor=actor, action="institution_request.corrected", target=req,
+              old={k: old[k] for k in changed}, new={k: new[k] for k in changed},
+              reason=reason, ip=ip)
+    return req

@@ -58,10 +58,6 @@ class Migration(migrations.Migration):
             model_name='institution',
             index=models.Index(fields=['number'], name='institution_number_prefix_idx', opclasses=['varchar_pattern_ops']),
         ),
-        migrations.AddIndex(
-            model_name='institution',
-            index=models.Index(fields=['source', 'status'], name='institution_source_idx'),
-        ),
         migrations.AddConstraint(
             model_name='institution',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('closed_at__isnull', True), ('status', 'open')), models.Q(('closed_at__isnull', False), ('status', 'closed')), _connector='OR'), name='institution_closed_has_time'),
