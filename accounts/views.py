@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -61,7 +60,11 @@ from accounts.services import (
     superseded_certificate,
 )
 from institutions.models import Institution, InstitutionType, Region
-from institutions.selectors import institution_request_of_draft, search_institutions
+from institutions.selectors import (
+    SearchPaginator,
+    institution_request_of_draft,
+    search_institutions,
+)
 from kdcis import ratelimit
 from kdcis.auth import BACKEND_PATH
 from kdcis.errors import DomainError
@@ -359,7 +362,7 @@ def _profile_state(draft: dict) -> dict:
 def _institution_results(state: dict, page_number) -> tuple:
     qs = search_institutions(query=state.get("query", ""), type_id=state.get("institution_type"),
                              region=state.get("region"))
-    page = Paginator(qs, INSTITUTIONS_PER_PAGE).get_page(page_number)
+    page = SearchPaginator(qs, INSTITUTIONS_PER_PAGE).get_page(page_number)
     return page, bool(state.get("query"))
 
 

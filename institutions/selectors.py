@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils.functional import cached_property
 
 from institutions.models import Institution, SupplementaryInfo
 from institutions.search import jamo, parse_query
@@ -145,3 +147,21 @@ def institution_request_of_draft(draft_key: str, pk) -> object | None:
         return None
     return (InstitutionRequest.objects.filter(pk=pk, draft_key=draft_key)
             .select_related("type", "body", "body__region", "institution").first())
+
+
+#: The search counts matches up to this many: a two-syllable query can match thousands,
+#: and nobody pages past a hundred pages of ten.
+SEARCH_COUNT_CAP = 1000
+
+
+class SearchPaginator(Paginator):
+    """Pages of search results whose count stops at SEARCH_COUNT_CAP (+1, to know that
+    there are more); `capped` says so to the page."""
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[: SEARCH_COUNT_CAP + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > SEARCH_COUNT_CAP
