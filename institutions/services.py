@@ -541,6 +541,8 @@ def institution_request_correct(*, request_id: int, actor, data: dict, reason: s
     reason = " ".join((reason or "").split())
     if not reason:
         raise InstitutionError(_("수정 사유를 입력하세요."), code="reason_required")
+    if len(reason) > 500:
+        raise InstitutionError(_("수정 사유는 500자 이내로 입력하세요."), code="reason_too_long")
     with transaction.atomic():
         req = _locked_request(request_id)
         if req.status != InstitutionRequest.Status.REQUESTED:

@@ -188,3 +188,37 @@ def test_an_address_in_another_district_goes_to_that_districts_officer(applicant
     assert InstitutionRequest.objects.get().body == body
     assert "새봄가정의학과의원" in _login(personas.olga).get(
         "/approvals/institutions/").content.decode()
+
+
+HOSTILE = ["<script>alert(1)</script>", "\x00", "\u202e", "x" * 20000, "９９９", "2" * 40,
+           "'; DROP TABLE x; --"]
+
+
+def test_hostile_values_in_every_field_get_a_korean_message_never_a_500(applicant, personas):
+    for field in (*FORM, "type"):
+        for value in HOSTILE:
+            response = _submit(applicant, **{field: value})
+            assert response.status_code == 302, (field, value)
+            page = applicant.get(response.url)
+            assert page.status_code == 200
+            body = page.content.decode()
+            assert "<script>alert(1)</script>" not in body
+            if response.url == "/signup/institution-request/":
+                assert "입력한 내용을 확인하세요." in body or "사업자등록번호" in body
+    # Markup may be a name as typed (the officer reviews it); it is only ever shown escaped.
+    for req in InstitutionRequest.objects.all():
+        applicant.post("/signup/institution-request/cancel/", {"request": req.pk})
+    officer = _login(personas.oscar)
+    _submit(applicant)
+    req = InstitutionRequest.objects.get(status="requested")
+    for value in HOSTILE:
+        response = officer.post(f"/approvals/institutions/{req.pk}/decide/",
+                                {"decision": "reject", "reason": value, "category": value})
+        assert response.status_code == 302
+        assert "<script>alert(1)</script>" not in officer.get(response.url).content.decode()
+    helpdesk = _login(personas.hana)
+    for value in HOSTILE:
+        response = helpdesk.post(f"/helpdesk/institution-requests/{req.pk}/",
+                                 {**FORM, "type": _type_pk(), "name": value, "reason": value})
+        assert response.status_code in (200, 302)
+        assert "<script>alert(1)</script>" not in response.content.decode()
