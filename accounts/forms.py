@@ -7,7 +7,7 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from institutions.models import InstitutionType
+from institutions.models import InstitutionType, Region
 from kdcis.phones import is_landline, is_mobile
 
 # ASCII only, whole string: a look-alike letter (Cyrillic "о") or a trailing newline is refused.
@@ -70,6 +70,10 @@ class ProfileForm(forms.Form):
         label=_("기관유형"), queryset=InstitutionType.objects.all(), required=False,
         empty_label=_(":: 기관유형선택 ::"),
     )
+    region = forms.ModelChoiceField(
+        label=_("시도"), queryset=Region.objects.all(), required=False,
+        empty_label=_(":: 시도선택 ::"),
+    )
     query = forms.CharField(label=_("기관명 또는 기관번호"), required=False)
     institution = forms.IntegerField(label=_("기관명"), required=False,
                                      widget=forms.HiddenInput)
@@ -78,7 +82,8 @@ class ProfileForm(forms.Form):
     office_phone = forms.CharField(label=_("기관(부서) 전화번호"), required=False)
 
     def clean_query(self) -> str:
-        return " ".join((self.cleaned_data.get("query") or "").split())[:60]
+        # HIRA's public files number institutions with 80 characters (암호화요양기호).
+        return " ".join((self.cleaned_data.get("query") or "").split())[:100]
 
     def clean_name(self) -> str:
         return " ".join((self.cleaned_data.get("name") or "").split())[:30]

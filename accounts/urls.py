@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import helpdesk_views, views
+from accounts import helpdesk_views, institution_request_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,6 +22,11 @@ urlpatterns = [
     path("signup/certificate/", views.signup_certificate, name="signup_certificate"),
     path("signup/profile/", views.signup_profile, name="signup_profile"),
     path("signup/check-id/", views.signup_check_id, name="signup_check_id"),
+    path("signup/institution-request/", institution_request_views.signup_institution_request,
+         name="signup_institution_request"),
+    path("signup/institution-request/cancel/",
+         institution_request_views.signup_institution_request_cancel,
+         name="signup_institution_request_cancel"),
     path("signup/permissions/", views.signup_permissions, name="signup_permissions"),
     path("signup/done/", views.signup_done, name="signup_done"),
     path("signup/restart/", views.signup_restart, name="signup_restart"),

@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -64,8 +63,12 @@ from accounts.services import (
     session_tie,
     signup_submit,
 )
-from institutions.models import Institution, InstitutionType
-from institutions.selectors import search_institutions
+from institutions.models import Institution, InstitutionType, Region
+from institutions.selectors import (
+    SearchPaginator,
+    institution_request_of_draft,
+    search_institutions,
+)
 from kdcis import ratelimit
 from kdcis.auth import BACKEND_PATH
 from kdcis.errors import DomainError
@@ -378,8 +381,9 @@ def _profile_state(draft: dict) -> dict:
 
 
 def _institution_results(state: dict, page_number) -> tuple:
-    qs = search_institutions(query=state.get("query", ""), type_id=state.get("institution_type"))
-    page = Paginator(qs, INSTITUTIONS_PER_PAGE).get_page(page_number)
+    qs = search_institutions(query=state.get("query", ""), type_id=state.get("institution_type"),
+                             region=state.get("region"))
+    page = SearchPaginator(qs, INSTITUTIONS_PER_PAGE).get_page(page_number)
     return page, bool(state.get("query"))
 
 
@@ -409,6 +413,10 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
             state["institution_type"] = data["institution_type"].pk
         elif "institution_type" in request.POST:
             state["institution_type"] = None
+        if data.get("region"):
+            state["region"] = data["region"].pk
+        elif "region" in request.POST:
+            state["region"] = None
         chosen = parse_id(request.POST.get("institution_choice")
                           or request.POST.get("institution"))
         if chosen:
@@ -467,13 +475,23 @@ def signup_profile(request: HttpRequest, draft: dict) -> HttpResponse:
     flashed = wizard.take_flash(request.session, "profile")
     errors = flashed.get("errors", {})
     notices = flashed.get("notices", {})
+    institution_request = institution_request_of_draft(
+        request.session.get(wizard.SESSION_KEY, ""), state.get("institution_request_id"))
+    if (institution_request is not None and institution_request.institution_id
+            and state.get("institution_adopted") != institution_request.pk):
+        # The health center registered it: the applicant continues with it, once (they
+        # may still pick another institution afterwards).
+        state["institution_id"] = institution_request.institution_id
+        state["institution_adopted"] = institution_request.pk
+        wizard.save_draft(request.session, draft)
     page, searched = _institution_results(state, page_number)
     institution = Institution.objects.select_related("type", "region").filter(
         pk=state.get("institution_id")).first()
     return render(request, "accounts/signup/profile.html", _step_context(
         "profile", state=state, cert=cert, corporate=corporate, errors=errors, notices=notices,
         institution_types=InstitutionType.objects.all(), page=page, searched=searched,
-        institution=institution,
+        regions=Region.objects.all(),
+        institution=institution, institution_request=institution_request,
         verified=bool(state.get("verification_id")) and state.get(
             "verified_mobile") == state.get("mobile"),
         code_expires_at=state.get("code_expires_at"),
@@ -528,7 +546,7 @@ def _validate_profile(request, state: dict, errors: dict, corporate: bool) -> No
         errors["name"] = _("기관인증서로 가입하는 경우 휴대폰 인증한 본인의 이름을 입력하세요.")
     _check_username(request, state, errors, notices)
     if not state.get("institution_id") or not Institution.objects.filter(
-        pk=state["institution_id"]
+        pk=state["institution_id"], status=Institution.Status.OPEN
     ).exists():
         errors["institution"] = _("기관명을 검색하여 소속기관을 선택하세요.")
     try:

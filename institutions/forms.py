@@ -14,6 +14,7 @@ from institutions.models import (
     ApprovingBody,
     Category,
     Institution,
+    InstitutionType,
     MedicalInformationSystem,
     SupplementaryInfo,
 )
@@ -226,20 +227,7 @@ class SupplementaryInfoForm(forms.Form):
         return value
 
     def clean_business_number(self) -> str:
-        # A number pasted as printed ("116-82-00276", full-width digits) is the same number.
-        value = unicodedata.normalize("NFKC", self.cleaned_data["business_number"] or "")
-        value = re.sub(r"[\s\-‐‑–—]", "", value)
-        if not (value.isascii() and value.isdigit()):
-            raise forms.ValidationError(
-                _("사업자등록번호는 숫자만 입력하세요."), code="digits")
-        if len(value) != 10:
-            raise forms.ValidationError(
-                _("사업자등록번호는 숫자 10자리입니다. (입력: %(count)d자리)"),
-                code="length", params={"count": len(value)})
-        if not business_number_ok(value):
-            raise forms.ValidationError(
-                _("올바른 사업자등록번호가 아닙니다. 번호를 다시 확인하세요."), code="checksum")
-        return value
+        return clean_business_number(self.cleaned_data["business_number"])
 
     def clean_representative_name(self) -> str:
         return _no_control(_squash(self.cleaned_data["representative_name"]))
@@ -488,4 +476,79 @@ class InstitutionCorrectionForm(forms.Form):
             raise forms.ValidationError(_("수정 사유를 입력하세요."), code="required")
         if len(value) > 500:
             raise forms.ValidationError(_("수정 사유는 500자 이내로 입력하세요."), code="too_long")
+        return value
+
+
+def clean_business_number(value: str | None) -> str:
+    """Ten digits with the national check digit. A number pasted as printed
+    ("116-82-00276", full-width digits) is the same number."""
+    value = unicodedata.normalize("NFKC", value or "")
+    value = re.sub(r"[\s\-‐‑–—]", "", value)
+    if not (value.isascii() and value.isdigit()):
+        raise forms.ValidationError(
+            _("사업자등록번호는 숫자만 입력하세요."), code="digits")
+    if len(value) != 10:
+        raise forms.ValidationError(
+            _("사업자등록번호는 숫자 10자리입니다. (입력: %(count)d자리)"),
+            code="length", params={"count": len(value)})
+    if not business_number_ok(value):
+        raise forms.ValidationError(
+            _("올바른 사업자등록번호가 아닙니다. 번호를 다시 확인하세요."), code="checksum")
+    return value
+
+
+class InstitutionRequestForm(forms.Form):
+    """기관등록 신청: what the health center needs to register an institution."""
+
+    name = forms.CharField(label=_("기관명"), max_length=120)
+    type = forms.ModelChoiceField(label=_("기관유형"), queryset=InstitutionType.objects.all(),
+                                  empty_label=_(":: 기관유형선택 ::"))
+    business_number = forms.CharField(label=_("사업자등록번호"), max_length=20)
+    postcode = forms.CharField(label=_("우편번호"), max_length=5)
+    sigungu_code = forms.ChoiceField(label=_("시군구"), choices=())
+    dong = forms.CharField(label=_("읍면동"), max_length=40, required=False)
+    address = forms.CharField(label=_("주소"), max_length=200)
+    phone = forms.CharField(label=_("기관 전화번호"), max_length=20)
+    mobile = forms.CharField(label=_("결과를 받을 휴대폰번호"), max_length=13, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from institutions.jurisdiction import sigungu_choices
+
+        self.fields["sigungu_code"].choices = [("", _(":: 시군구선택 ::"))] + [
+            (code, label) for code, _sido, label in sigungu_choices()]
+        self.fields["type"].queryset = InstitutionType.objects.exclude(code="health_center")
+
+    def clean_name(self) -> str:
+        value = _no_control(_squash(self.cleaned_data["name"]))
+        if not any(ch.isalnum() for ch in value):
+            raise forms.ValidationError(_("기관명을 한글, 영문 또는 숫자로 입력하세요."))
+        return value
+
+    def clean_business_number(self) -> str:
+        return clean_business_number(self.cleaned_data["business_number"])
+
+    def clean_postcode(self) -> str:
+        value = re.sub(r"\s", "", self.cleaned_data["postcode"] or "")
+        if not re.fullmatch(r"[0-9]{5}", value):
+            raise forms.ValidationError(_("우편번호는 숫자 5자리로 입력하세요."))
+        return value
+
+    def clean_dong(self) -> str:
+        return _no_control(_squash(self.cleaned_data.get("dong")))
+
+    def clean_address(self) -> str:
+        return _no_control(_squash(self.cleaned_data["address"]))
+
+    def clean_phone(self) -> str:
+        value = re.sub(r"[\s\-]", "", self.cleaned_data["phone"] or "")
+        if not (value.isdigit() and (is_landline(value) or is_mobile(value))):
+            raise forms.ValidationError(
+                _("기관 전화번호는 지역번호를 포함하여 숫자만 입력하세요."))
+        return value
+
+    def clean_mobile(self) -> str:
+        value = re.sub(r"[\s\-]", "", self.cleaned_data.get("mobile") or "")
+        if value and not is_mobile(value):
+            raise forms.ValidationError(_("휴대폰번호를 확인하세요. (예: 01012345678)"))
         return value

@@ -106,10 +106,36 @@ class MedicalInformationSystem(models.Model):
 
 
 class Institution(models.Model):
-    """An institution users belong to. Its data outlives any one user's account."""
+    """An institution users belong to. Its data outlives any one user's account.
 
-    number = models.CharField(_("기관번호"), max_length=20, unique=True)
+    Institutions imported from HIRA's lists are never deleted: one that vanished from its
+    list is marked closed (폐업) and no longer offered in the signup's search.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("운영")
+        CLOSED = "closed", _("폐업")
+
+    class Source(models.TextChoices):
+        MANUAL = "", _("수기 등록")
+        HIRA_HOSPITALS = "hira_hospitals", _("병원정보서비스")
+        HIRA_PHARMACIES = "hira_pharmacies", _("약국정보서비스")
+        REGISTRATION = "registration", _("기관등록 신청")
+
+    # HIRA's public files carry the encrypted 요양기관기호 (암호화요양기호, 80 characters).
+    number = models.CharField(_("기관번호"), max_length=100, unique=True)
     name = models.CharField(_("기관명"), max_length=120, db_index=True)
+    # The name as the search compares it (institutions.search.name_key): no spaces, lower case.
+    name_key = models.CharField(_("검색용 기관명"), max_length=120, blank=True, editable=False)
+    # name_key in Hangul letters (institutions.search.jamo), for the trigram index.
+    name_jamo = models.CharField(max_length=400, blank=True, editable=False)
+    status = models.CharField(_("상태"), max_length=10, choices=Status.choices,
+                              default=Status.OPEN)
+    closed_at = models.DateTimeField(_("폐업 처리일시"), null=True, blank=True)
+    source = models.CharField(_("출처"), max_length=20, choices=Source.choices, blank=True,
+                              default=Source.MANUAL)
+    opened_on = models.DateField(_("개설일자"), null=True, blank=True)
+    dong = models.CharField(_("읍면동"), max_length=40, blank=True)
     type = models.ForeignKey(InstitutionType, verbose_name=_("기관유형"), on_delete=models.PROTECT)
     category = models.ForeignKey(
         Category, verbose_name=_("종별구분"), null=True, blank=True, on_delete=models.PROTECT
@@ -128,9 +154,39 @@ class Institution(models.Model):
         ordering = ["name", "number"]
         verbose_name = _("기관")
         verbose_name_plural = _("기관")
+        indexes = [
+            # Prefix searches (name and number) use these on PostgreSQL whatever the
+            # collation; the trigram index for "contains" is added by a migration, since it
+            # needs the pg_trgm extension.
+            models.Index(fields=["name_key"], name="institution_name_key_idx",
+                         opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["number"], name="institution_number_prefix_idx",
+                         opclasses=["varchar_pattern_ops"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(status="open", closed_at__isnull=True)
+                           | models.Q(status="closed", closed_at__isnull=False)),
+                name="institution_closed_has_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.number})"
+
+    def save(self, *args, **kwargs):
+        from institutions.search import jamo, name_key
+
+        self.name_key = name_key(self.name)
+        self.name_jamo = jamo(self.name_key)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key", "name_jamo"}
+        super().save(*args, **kwargs)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == self.Status.CLOSED
 
 
 class SupplementaryInfo(models.Model):
@@ -237,3 +293,74 @@ class SupplementaryInfo(models.Model):
             self.information_system_id, self.email_consent is not None,
             self.mobile_consent is not None,
         ))
+
+
+class InstitutionRequest(models.Model):
+    """기관등록 신청: an applicant whose institution is not in the registry asks the health
+    center of its address to register it. Changed only by institutions.services
+    (institution_request_*)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("신청중")
+        REGISTERED = "registered", _("등록완료")
+        REJECTED = "rejected", _("반려")
+        CANCELLED = "cancelled", _("신청취소")
+
+    status = models.CharField(_("상태"), max_length=12, choices=Status.choices,
+                              default=Status.REQUESTED)
+    name = models.CharField(_("기관명"), max_length=120)
+    type = models.ForeignKey(InstitutionType, verbose_name=_("기관유형"),
+                             on_delete=models.PROTECT, related_name="+")
+    business_number = models.CharField(_("사업자등록번호"), max_length=10)
+    postcode = models.CharField(_("우편번호"), max_length=5)
+    address = models.CharField(_("주소"), max_length=200)
+    region = models.ForeignKey(Region, verbose_name=_("시도"), on_delete=models.PROTECT,
+                               related_name="+")
+    sigungu_code = models.CharField(_("시군구코드"), max_length=5)
+    dong = models.CharField(_("읍면동"), max_length=40, blank=True)
+    phone = models.CharField(_("전화번호"), max_length=20)
+    body = models.ForeignKey(ApprovingBody, verbose_name=_("관할보건소"),
+                             on_delete=models.PROTECT, related_name="institution_requests")
+    applicant_name = models.CharField(_("신청자"), max_length=30)
+    applicant_mobile = models.CharField(_("신청자 휴대전화번호"), max_length=11, blank=True)
+    # The signup draft that asked (accounts.SignupDraft.key): its applicant continues with
+    # the registered institution.
+    draft_key = models.CharField(max_length=64, blank=True, db_index=True)
+    institution = models.ForeignKey(Institution, verbose_name=_("등록된 기관"), null=True,
+                                    blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("반려 사유"), max_length=500, blank=True)
+    submitted_at = models.DateTimeField(_("신청일시"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("처리일시"), null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("처리자"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-submitted_at", "-pk"]
+        verbose_name = _("기관등록 신청")
+        verbose_name_plural = _("기관등록 신청")
+        indexes = [models.Index(fields=["body", "status", "submitted_at"],
+                                name="instreq_queue_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="registered") | models.Q(institution__isnull=False),
+                name="instreq_registered_has_institution"),
+            models.CheckConstraint(
+                condition=~models.Q(status="rejected") | ~models.Q(reason=""),
+                name="instreq_rejected_has_reason"),
+            models.CheckConstraint(
+                condition=models.Q(business_number__regex=r"^[0-9]{10}$"),
+                name="instreq_business_number_digits"),
+            # One open request per signup draft.
+            models.UniqueConstraint(
+                fields=["draft_key"], condition=models.Q(status="requested") & ~models.Q(
+                    draft_key=""), name="instreq_one_open_per_draft"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.name}"
+
+    @property
+    def reference(self) -> str:
+        """접수번호 shown to the applicant and the officer."""
+        return f"R{self.pk:06d}" if self.pk else ""

@@ -37,4 +37,12 @@ def contacts(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def institution_registration(request: HttpRequest) -> HttpResponse:
-    return render(request, "institutions/registration_guide.html")
+    """기관등록 절차 안내: the procedure, and the way into 기관등록 신청 from where the
+    applicant stands (it is part of the signup: the request names the signup draft)."""
+    from accounts.wizard import first_incomplete, get_draft
+
+    draft = get_draft(request.session)
+    step = first_incomplete(draft) if draft else "consent"
+    return render(request, "institutions/registration_guide.html", {
+        "can_request": step in ("profile", "permissions"), "signing_up": bool(draft),
+    })

@@ -122,6 +122,8 @@ POLICY: dict[str, Rule] = {
     "signup_permissions": PUBLIC,
     "signup_done": PUBLIC,
     "signup_restart": PUBLIC,
+    "signup_institution_request": PUBLIC,
+    "signup_institution_request_cancel": PUBLIC,
     "contacts": Rule(EVERYONE, must_reach=True),
     "institution_registration": Rule(EVERYONE, must_reach=True),
     "notices": Rule(EVERYONE, must_reach=True),
@@ -162,6 +164,13 @@ POLICY: dict[str, Rule] = {
     # 이관: only the officers of the body the request was sent to (others: not found).
     "approval_transfer": Rule(frozenset({"oscar"}), others=403,
                               per_persona={"olga": 404, "carl": 404}),
+    # 기관등록 신청: the queue tab for officers; a request only for its own body's officers.
+    "institution_requests": Rule(OFFICERS, must_reach=True, others=403),
+    "institution_request_detail": Rule(frozenset({"oscar"}), must_reach=True, others=403,
+                                       per_persona={"olga": 404, "carl": 404}),
+    "institution_request_decide": Rule(OFFICERS, others=403),
+    "helpdesk_institution_requests": HELPDESK,
+    "helpdesk_institution_request": HELPDESK,
     # The helpdesk.
     "helpdesk": HELPDESK,
     "helpdesk_user": HELPDESK,
@@ -318,6 +327,9 @@ PORTAL_FILLS: dict[str, dict[str, Callable[[World], object]]] = {
     "notice_detail": {"pk": lambda w: w.notice.pk},
     "work_detail": {"pk": lambda w: w.work_notice.pk},
     "library_download": {"pk": lambda w: w.library_file.pk},
+    "institution_request_detail": {"pk": lambda w: w.jongno_request.pk},
+    "institution_request_decide": {"pk": lambda w: w.jongno_request.pk},
+    "helpdesk_institution_request": {"pk": lambda w: w.jongno_request.pk},
 }
 # Path converters of Django's admin patterns, by parameter name.
 ADMIN_FILLS: dict[str, Callable[[World, Endpoint], object]] = {
@@ -387,6 +399,7 @@ class World:
     library_file: object
     future_file: object
     user_content_type: int
+    jongno_request: object
     rows: dict = field(default_factory=dict)
 
     def row_of(self, model) -> object:
@@ -441,6 +454,13 @@ def world(personas, complete_supplementary_info, settings, tmp_path) -> World:
     PhoneVerification.objects.create(session_key="s", phone="01011112222", code_hash="x$y",
                                      created_at=now, expires_at=now, ip="127.0.0.1")
     complete_supplementary_info(personas.alice.institution)
+    from institutions.models import ApprovingBody, InstitutionRequest, InstitutionType
+
+    jongno_request = InstitutionRequest.objects.create(
+        name="새봄의원", type=InstitutionType.objects.get(code="clinic"),
+        business_number="1168200276", postcode="03154", address="서울특별시 종로구 종로 33",
+        region_id="11", sigungu_code="11110", phone="0227001234",
+        body=ApprovingBody.objects.get(code="HC-11110-1"), applicant_name="정새봄")
     grants = Grant.objects.select_related("permission_type")
     return World(
         alice=personas.alice,
@@ -453,6 +473,7 @@ def world(personas, complete_supplementary_info, settings, tmp_path) -> World:
         work_notice=work_notice, draft_work_notice=draft_work_notice,
         library_file=library_file, future_file=future_file,
         user_content_type=ContentType.objects.get_for_model(User).pk,
+        jongno_request=jongno_request,
     )
 
 
