@@ -7,11 +7,11 @@ import json
 from html import unescape
 
 import pytest
-from accounts.phone import phone_code_send
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from accounts.services import phone_code_send
 from kdcis.models import AuditEvent, SmsMessage
 from permissions.models import Grant
 from permissions.services import grant_approve
