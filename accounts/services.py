@@ -328,7 +328,7 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
     """
     from django.contrib.sessions.models import Session
 
-    from accounts.models import PhoneVerification, SignupDraft, UserSession
+    from accounts.models import OcspResponse, PhoneVerification, SignupDraft, UserSession
     from kdcis.models import AuditEvent, SmsMessage
     from permissions.models import Grant, Officer
 
@@ -341,6 +341,10 @@ def account_withdraw(*, user: User, ip: str | None = None) -> User:
         _scrub_admin_log(user)
         Grant.objects.filter(user=user).delete()
         Officer.objects.filter(user=user).delete()
+        # A cached OCSP answer names the certificate's serial: it goes with the binding.
+        for serial in CertificateBinding.objects.filter(user=user).values_list("serial",
+                                                                                 flat=True):
+            OcspResponse.objects.filter(key__endswith=f":{serial.lower()}").delete()
         CertificateBinding.objects.filter(user=user).delete()
         Consent.objects.filter(user=user).delete()
         PhoneVerification.objects.filter(user=user).delete()

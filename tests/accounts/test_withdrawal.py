@@ -168,3 +168,27 @@ def test_withdrawal_deletes_a_renewal_in_progress_in_an_anonymous_session(client
     client.force_login(personas.alice)
     post_certificate(client, "/me/withdraw/", issued)
     assert not Session.objects.filter(session_key=parked).exists()
+
+
+@pytest.mark.django_db
+def test_withdrawal_deletes_the_cached_ocsp_answer_naming_the_certificate(personas):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from accounts.models import OcspResponse
+    from accounts.services import account_withdraw
+
+    now = timezone.now()
+    serial = personas.alice.certificate.serial
+
+    def cached(key):
+        return OcspResponse.objects.create(key=key, der=b"\x30\x00", this_update=now,
+                                           next_update=now + dt.timedelta(hours=1),
+                                           fetched_at=now)
+
+    mine = cached(f"ab12:{serial}")
+    other = cached(f"ab12:{personas.bob.certificate.serial}")
+    account_withdraw(user=personas.alice, ip="203.0.113.9")
+    assert not OcspResponse.objects.filter(pk=mine.pk).exists()
+    assert OcspResponse.objects.filter(pk=other.pk).exists()
