@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import io
-import threading
 
 import pytest
 from django.apps import apps
@@ -24,10 +23,10 @@ from kdcis.audit import (
     verify_chain,
 )
 from kdcis.models import AuditChain, AuditEvent, AuditVerification
+from tests.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
 
-THREAD_TIMEOUT = 120
 
 
 def _write(n: int = 5) -> list[AuditEvent]:
@@ -234,25 +233,7 @@ def test_rows_cannot_skip_the_chain():
 
 
 def _in_threads(target, count: int) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(i):
-        try:
-            barrier.wait(timeout=THREAD_TIMEOUT)
-            results[i] = target(i)
-        except Exception as exc:  # reported by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(THREAD_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
+    return at_once(target, count)
 
 
 @pytest.mark.postgres

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
 
 import pytest
 from django.core.management import call_command
@@ -26,10 +25,10 @@ from permissions.revocation import (
     warn_before_revocation,
 )
 from permissions.services import grant_approve
+from tests.concurrency import at_once
 
 AS_OF = dt.date(2026, 5, 15)
 THREE_MONTHS_BEFORE = dt.date(2026, 2, 15)
-THREAD_TIMEOUT = 60
 
 pytestmark = pytest.mark.django_db
 
@@ -415,25 +414,7 @@ def _stale_population(count: int) -> list[int]:
 
 
 def _in_threads(target, count: int = 2) -> list[object]:
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=THREAD_TIMEOUT)
-            results[index] = target()
-        except Exception as exc:  # reported to the main thread
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(THREAD_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
+    return at_once(lambda _index: target(), count)
 
 
 def _assert_each_grant_revoked_once(grant_ids: list[int]) -> None:
