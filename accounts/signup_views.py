@@ -1,14 +1,9 @@
-"""Signup wizard, certificate login and the home page."""
+"""The signup wizard: 약관동의 → 인증서등록 → 사용자정보등록 → 권한신청 → 완료."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -18,49 +13,33 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import wizard
-from accounts.certificates import (
-    APPLICANT,
-    STAFF,
-    CertificateError,
-    CertificateIdentity,
-    TrustStore,
-    certificate_identity,
-    verify_signed_challenge,
-)
 from accounts.challenges import (
-    consume_challenge,
-    consume_login_challenge,
     issue_challenge,
-    issue_login_challenge,
 )
 from accounts.forms import (
-    CertificateForm,
     ConsentForm,
     ProfileForm,
     clean_mobile,
     clean_username,
     office_phone_error,
 )
+from accounts.login_views import (
+    PostedCertificateError,
+    certificate_from_session,
+    certificate_to_session,
+    verify_posted_certificate,
+)
 from accounts.models import User
-from accounts.revocation import revocation_sources
 from accounts.selectors import (
-    account_for_certificate,
     bindings_for_certificate,
-    is_public_servant,
-    renewal_candidate,
-    superseded_certificate,
     verified_phone,
 )
 from accounts.services import (
     PhoneVerificationError,
     RequestedPermission,
     SignupError,
-    certificate_rebind,
-    login_failed,
-    login_recorded,
     phone_code_check,
     phone_code_send,
-    session_tie,
     signup_submit,
 )
 from institutions.models import Institution, InstitutionType, Region
@@ -70,8 +49,6 @@ from institutions.selectors import (
     search_institutions,
 )
 from kdcis import ratelimit
-from kdcis.auth import BACKEND_PATH
-from kdcis.errors import DomainError
 from kdcis.ids import parse_id
 from kdcis.ratelimit import client_ip
 from permissions.models import PermissionType
@@ -79,244 +56,6 @@ from permissions.picker import body_options
 from permissions.selectors import bodies_for, default_body_for
 
 INSTITUTIONS_PER_PAGE = 10
-
-
-class _PostedCertificateError(DomainError):
-    """The posted certificate or signature was refused."""
-
-
-def verify_posted_certificate(request: HttpRequest, purpose: str, *,
-                              signer: str | None = APPLICANT):
-    """Check the posted certificate and signature against the page's challenge: a signed
-    single-use token for the login (no session needed), the session's for the others.
-
-    Revocation is checked against the stored CRLs and OCSP (accounts.revocation). ``signer``
-    says who presents it (GPKI/EPKI are for public servants); None at the login, which
-    decides once it knows the account (:func:`_check_signer`)."""
-    form = CertificateForm(request.POST)
-    if not form.is_valid():
-        raise _PostedCertificateError(
-            _("인증서를 선택하고 암호를 입력한 뒤 '확인'을 누르세요."), code="incomplete")
-    try:
-        if purpose == "login":
-            challenge = consume_login_challenge(form.cleaned_data["challenge"])
-        else:
-            challenge = consume_challenge(request.session, purpose,
-                                          form.cleaned_data["challenge"])
-        certificate = base64.b64decode(form.cleaned_data["certificate"], validate=True)
-        signature = base64.b64decode(form.cleaned_data["signature"], validate=True)
-    except CertificateError as exc:
-        raise _PostedCertificateError(str(exc.message), code=exc.code) from None
-    except (binascii.Error, ValueError):
-        raise _PostedCertificateError(
-            _("인증서 정보를 읽을 수 없습니다. 다시 시도하세요."), code="malformed") from None
-    try:
-        return verify_signed_challenge(
-            certificate=certificate, challenge=challenge, signature=signature,
-            trust=TrustStore.from_settings(), revocation=revocation_sources(), signer=signer,
-        )
-    except CertificateError as exc:
-        raise _PostedCertificateError(str(exc.message), code=exc.code) from None
-
-
-def _check_signer(cert, user) -> None:
-    """A GPKI/EPKI certificate only for an account the settings allow it for."""
-    try:
-        TrustStore.from_settings().check_signer(cert, staff=is_public_servant(user))
-    except CertificateError as exc:
-        raise _PostedCertificateError(str(exc.message), code=exc.code) from None
-
-
-# ----------------------------------------------------------------------------- home & login
-
-
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    """Login for visitors; the main screen (or the pending status page) for users."""
-    if not request.user.is_authenticated:
-        return _login_page(request)
-    from permissions.views import main_screen
-
-    return main_screen(request)
-
-
-def _login_page(request: HttpRequest, *, error: str = "", status: int = 200,
-                renewal: bool = False) -> HttpResponse:
-    return render(
-        request,
-        "accounts/login.html",
-        # A signed token, not a session entry: a visitor's GET stores nothing.
-        {"challenge": issue_login_challenge(), "error": error,
-         "renewal": renewal},
-        status=status,
-    )
-
-
-@require_http_methods(["GET", "POST"])
-def login_view(request: HttpRequest) -> HttpResponse:
-    """Certificate login: the same challenge-response and checks as signup."""
-    if request.method == "GET":
-        if request.user.is_authenticated:
-            return redirect("home")
-        return _login_page(request)
-    ip = client_ip(request)
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    limits = _login_limits(request, ip)
-    if ratelimit.over_limit(limits, window_seconds=window):
-        # Refused before the challenge and signature are even looked at.
-        login_failed(reason_code="rate_limited", ip=ip)
-        return _login_page(
-            request, status=429,
-            error=_("로그인 실패가 너무 많습니다. %(minutes)d분 후에 다시 시도하세요.")
-            % {"minutes": window // 60},
-        )
-    failure_keys = [key for key, _limit in limits]
-    try:
-        cert = verify_posted_certificate(request, "login", signer=None)
-        user = account_for_certificate(cert)
-        _check_signer(cert, user if user is not None else renewal_candidate(cert))
-    except _PostedCertificateError as exc:
-        ratelimit.record(failure_keys, window_seconds=window)
-        login_failed(reason_code=exc.code, ip=ip)
-        return _login_page(request, error=exc.message)
-    if user is None:
-        ratelimit.record(failure_keys, window_seconds=window)
-        candidate = renewal_candidate(cert)
-        login_failed(reason_code="unknown_certificate", ip=ip, subject=candidate)
-        if candidate is not None:
-            request.session["rebind"] = {"user_id": candidate.pk, "cert": _cert_to_session(cert),
-                                         "at": timezone.now().isoformat()}
-            request.session.save()
-            # Not signed in yet, but it holds the person's certificate and account id: the
-            # person's withdrawal must delete this session too.
-            session_tie(session=request.session, user=candidate,
-                        user_agent=request.META.get("HTTP_USER_AGENT", ""))
-            return redirect("rebind")
-        if superseded_certificate(cert):
-            return _login_page(request, error=_(
-                "이 인증서는 갱신된 인증서로 교체되었습니다. 새로 등록한 인증서로 로그인하세요."))
-        return _login_page(
-            request,
-            error=_("등록되지 않은 인증서입니다. 처음 사용하시는 경우 '사용자 가입'을 먼저 "
-                    "진행하세요."),
-        )
-    login(request, user, backend=BACKEND_PATH)
-    login_recorded(user=user, ip=ip)
-    return redirect("home")
-
-
-def _posted_identity(request: HttpRequest) -> CertificateIdentity | None:
-    """The posted certificate's fingerprint, issuer and serial, unverified; None when there
-    is nothing readable."""
-    value = request.POST.get("certificate") or ""
-    if not value or len(value) > 200_000:
-        return None
-    try:
-        return certificate_identity(base64.b64decode(value, validate=True))
-    except (CertificateError, binascii.Error, ValueError):
-        return None
-
-
-def _login_limits(request: HttpRequest, ip: str) -> list[tuple[str, int]]:
-    """The failure counters a login attempt is checked against and counted on: its client
-    address (a high ceiling: one NAT address hides many staff), the posted certificate and
-    the account that certificate is bound to. Another person's failures from the same
-    address therefore never lock a valid certificate out."""
-    limits = [(f"login-fail-ip:{ip}", settings.LOGIN_MAX_FAILURES_PER_IP)]
-    identity = _posted_identity(request)
-    if identity is not None:
-        limits.append((f"login-fail-cert:{identity.fingerprint}",
-                       settings.LOGIN_MAX_FAILURES_PER_CERTIFICATE))
-        user_id = bindings_for_certificate(identity).values_list("user_id", flat=True).first()
-        if user_id is not None:
-            limits.append((f"login-fail-account:{user_id}",
-                           settings.LOGIN_MAX_FAILURES_PER_ACCOUNT))
-    return limits
-
-
-@require_POST
-def logout_view(request: HttpRequest) -> HttpResponse:
-    logout(request)
-    messages.info(request, _("로그아웃되었습니다."))
-    return redirect("home")
-
-
-# --------------------------------------------------------------- renewed certificate re-bind
-
-
-def _cert_to_session(cert) -> dict:
-    return {
-        "fingerprint": cert.fingerprint, "subject_cn": cert.subject_cn, "name": cert.name,
-        "issuer": cert.issuer, "issuer_dn": cert.issuer_dn, "serial": cert.serial,
-        "not_before": cert.not_before.isoformat(), "not_after": cert.not_after.isoformat(),
-        "kind": cert.kind, "policy_oid": cert.policy_oid,
-        "cert_class": cert.cert_class, "ca": cert.ca,
-        "der": base64.b64encode(cert.der).decode(),
-    }
-
-
-def _cert_from_session(data: dict):
-    from accounts.certificates import VerifiedCertificate
-
-    return VerifiedCertificate(
-        fingerprint=data["fingerprint"], subject_cn=data["subject_cn"], name=data["name"],
-        issuer=data["issuer"], serial=data["serial"],
-        not_before=parse_datetime(data["not_before"]), not_after=parse_datetime(data["not_after"]),
-        kind=data["kind"], policy_oid=data["policy_oid"], der=base64.b64decode(data["der"]),
-        issuer_dn=data.get("issuer_dn", ""),  # recomputed from the DER when missing
-        cert_class=data.get("cert_class", ""), ca=data.get("ca", ""),
-    )
-
-
-@require_http_methods(["GET", "POST"])
-def rebind(request: HttpRequest) -> HttpResponse:
-    """A renewed certificate: prove the old binding by a code sent to the account's phone."""
-    pending = request.session.get("rebind")
-    if not pending or (
-        timezone.now() - parse_datetime(pending["at"])
-    ).total_seconds() > settings.CERT_CHALLENGE_TTL_SECONDS * 2:
-        request.session.pop("rebind", None)
-        return redirect("login")
-    user = User.objects.filter(pk=pending["user_id"], status__in=["pending", "active"]).first()
-    if user is None:
-        request.session.pop("rebind", None)
-        return redirect("login")
-    if not request.session.session_key:
-        request.session.save()
-    ip = client_ip(request)
-    error = ""
-    sent = False
-    if request.method == "POST":
-        action = request.POST.get("action")
-        try:
-            if action == "send_code":
-                phone_code_send(session_key=request.session.session_key, phone=user.mobile,
-                                ip=ip, purpose="rebind", user=user)
-                sent = True
-                messages.info(request, _("등록된 휴대폰번호로 인증번호를 보냈습니다."))
-            elif action == "verify_code":
-                phone_code_check(session_key=request.session.session_key, phone=user.mobile,
-                                 code=(request.POST.get("code") or "").strip(),
-                                 purpose="rebind", ip=ip)
-                certificate_rebind(user=user, certificate=_cert_from_session(pending["cert"]),
-                                   ip=ip)
-                request.session.pop("rebind", None)
-                login(request, user, backend=BACKEND_PATH)
-                login_recorded(user=user, ip=ip)
-                messages.success(request, _("갱신된 인증서가 등록되었습니다."))
-                return redirect("home")
-        except (PhoneVerificationError, SignupError) as exc:
-            error = exc.message
-    from kdcis.phones import mask_mobile
-
-    return render(request, "accounts/rebind.html", {
-        "masked_mobile": mask_mobile(user.mobile), "error": error, "sent": sent,
-        "issuer": pending["cert"]["issuer"], "not_after": parse_datetime(
-            pending["cert"]["not_after"]),
-    })
-
-
-# ----------------------------------------------------------------------------- the wizard
 
 
 def _step_context(step: str, **extra) -> dict:
@@ -357,14 +96,14 @@ def signup_certificate(request: HttpRequest, draft: dict) -> HttpResponse:
     if request.method == "POST":
         try:
             cert = verify_posted_certificate(request, "signup")
-        except _PostedCertificateError as exc:
+        except PostedCertificateError as exc:
             error = exc.message
         else:
             if bindings_for_certificate(cert).exists():
                 error = _("이 인증서는 이미 다른 사용자에게 등록되어 있습니다. 하나의 인증서로 "
                           "여러 명이 가입할 수 없습니다. 이미 가입하셨다면 로그인하세요.")
             else:
-                draft["certificate"] = _cert_to_session(cert)
+                draft["certificate"] = certificate_to_session(cert)
                 wizard.save_draft(request.session, draft)
                 return redirect("signup_profile")
         wizard.flash(request.session, "certificate", error=str(error))
@@ -620,7 +359,7 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
         elif not error and request.POST.get("off_jurisdiction_ok") != "on":
             error = off_jurisdiction = _off_jurisdiction_warning(requested, institution)
         if not error:
-            cert = _cert_from_session(draft["certificate"])
+            cert = certificate_from_session(draft["certificate"])
             name = state.get("name") if cert.kind == "corporate" else cert.name
             try:
                 user = signup_submit(
@@ -676,7 +415,7 @@ def _off_jurisdiction_warning(requested: list[RequestedPermission], institution)
 
 def _own_submission(draft: dict, state: dict) -> int | None:
     """A double click: the ID now exists and is bound to this draft's certificate (its id)."""
-    binding = bindings_for_certificate(_cert_from_session(draft["certificate"])).filter(
+    binding = bindings_for_certificate(certificate_from_session(draft["certificate"])).filter(
         user__username=state.get("username")).first()
     return binding.user_id if binding else None
 
@@ -701,83 +440,3 @@ def signup_restart(request: HttpRequest) -> HttpResponse:
     """Start over (after a finished signup, or to abandon a draft)."""
     wizard.clear_draft(request.session)
     return redirect("signup_consent")
-
-
-
-
-@login_required
-@require_GET
-def me(request: HttpRequest) -> HttpResponse:
-    """내정보: the user's own data."""
-    from kdcis.phones import format_phone
-
-    user = request.user
-    return render(request, "accounts/me.html", {
-        "certificate": getattr(user, "certificate", None),
-        "grants": user.grants.select_related("permission_type", "body", "body__region"),
-        "mobile": format_phone(user.mobile), "office_phone": format_phone(user.office_phone),
-    })
-
-
-def personal_data_download_response(data: dict) -> HttpResponse:
-    """The JSON file of 내 정보 열람 (UTF-8, Korean as is), as an attachment."""
-    import json
-
-    body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
-    stamp = timezone.localtime().strftime("%Y%m%d")
-    response = HttpResponse(body, content_type="application/json; charset=utf-8")
-    response["Content-Disposition"] = (f'attachment; filename="kdcis-personal-data-{stamp}.json"')
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@login_required
-@require_GET
-def my_data(request: HttpRequest) -> HttpResponse:
-    """내 정보 열람: everything the portal holds about the signed-in user, readable."""
-    from accounts.selectors import personal_data_for
-    from accounts.services import personal_data_access_record
-
-    data = personal_data_for(request.user, current_session_key=request.session.session_key)
-    personal_data_access_record(actor=request.user, subject=request.user, kind="page",
-                                ip=client_ip(request))
-    return render(request, "accounts/my_data.html", {"data": data, "for_helpdesk": False})
-
-
-@login_required
-@require_GET
-def my_data_download(request: HttpRequest) -> HttpResponse:
-    """내 정보 열람, as a JSON file."""
-    from accounts.selectors import personal_data_for
-    from accounts.services import personal_data_access_record
-
-    data = personal_data_for(request.user, current_session_key=request.session.session_key)
-    personal_data_access_record(actor=request.user, subject=request.user, kind="download",
-                                ip=client_ip(request))
-    return personal_data_download_response(data)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def withdraw(request: HttpRequest) -> HttpResponse:
-    """탈퇴: explained, then confirmed by a fresh signature of the bound certificate."""
-    from accounts.services import account_withdraw
-
-    user = request.user
-    error = ""
-    if request.method == "POST":
-        try:
-            cert = verify_posted_certificate(
-                request, "withdraw", signer=STAFF if is_public_servant(user) else APPLICANT)
-        except _PostedCertificateError as exc:
-            error = exc.message
-        else:
-            if not bindings_for_certificate(cert).filter(user=user).exists():
-                error = _("등록된 본인의 인증서로 서명해야 탈퇴할 수 있습니다.")
-            else:
-                account_withdraw(user=user, ip=client_ip(request))
-                logout(request)
-                return render(request, "accounts/withdrawn.html")
-    return render(request, "accounts/withdraw.html", {
-        "challenge": issue_challenge(request.session, "withdraw"), "error": error,
-    }, status=400 if error else 200)
