@@ -46,7 +46,8 @@ def test_an_unlisted_clinic_is_registered_by_the_health_center_and_the_signup_fi
     page.get_by_role("button", name="다음").click()
     page.get_by_role("button", name="공인인증서 등록").click()
     dialog = page.locator("#cert-dialog")
-    dialog.get_by_label("인증서 파일 (.p12, .pfx)").set_input_files(str(p12))
+    dialog.get_by_label("인증서 파일 (.p12, .pfx 또는 signCert.der와 signPri.key)").set_input_files(
+        str(p12))
     dialog.get_by_label("인증서 암호").fill(PASSWORD)
     dialog.get_by_role("button", name="확인", exact=True).click()
     expect(page).to_have_url(f"{live_server.url}/signup/profile/")
