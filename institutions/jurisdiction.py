@@ -9,12 +9,11 @@ tried as its city's code (the first four digits and 0), as a 구 of a city that 
 
 from __future__ import annotations
 
-import csv
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from institutions.reference import DATA_DIR, HealthCenterRow, read_health_centers
+from institutions.reference import DATA_DIR, HealthCenterRow, read_health_centers, read_rows
 
 JURISDICTION_RULES_CSV = DATA_DIR / "jurisdiction_rules.csv"
 
@@ -29,9 +28,7 @@ class Rule:
 
 
 def read_rules(path: Path = JURISDICTION_RULES_CSV) -> list[Rule]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [Rule(**{k: (v or "").strip() for k, v in row.items()})
-                for row in csv.DictReader(handle)]
+    return read_rows(path, Rule)
 
 
 def _name_keys(sigungu: str) -> set[str]:

@@ -58,10 +58,15 @@ class HealthCenterRow:
     phone: str
 
 
-def read_health_centers(path: Path = HEALTH_CENTERS_CSV) -> list[HealthCenterRow]:
+def read_rows(path: Path, row_type):
+    """Each row of a reference CSV file as `row_type`, its cells stripped."""
     with path.open(encoding="utf-8", newline="") as handle:
-        return [HealthCenterRow(**{k: (v or "").strip() for k, v in row.items()})
+        return [row_type(**{k: (v or "").strip() for k, v in row.items()})
                 for row in csv.DictReader(handle)]
+
+
+def read_health_centers(path: Path = HEALTH_CENTERS_CSV) -> list[HealthCenterRow]:
+    return read_rows(path, HealthCenterRow)
 
 
 def health_center_codes(rows: list[HealthCenterRow]) -> dict[tuple[str, str, str], str]:
