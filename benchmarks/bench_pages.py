@@ -109,7 +109,8 @@ def measure(repeat: int, profile_dir: Path | None) -> None:
     from permissions.selectors import queue_cursor
 
     queue = Grant.objects.filter(body__code="HC-11110-1", status="requested")
-    deep = queue_cursor(queue.order_by("-requested_at", "-id")[40])
+    near_end = queue.order_by("-requested_at", "-id")[40]
+    deep = queue_cursor(near_end.requested_at, near_end.pk)
     for username, path in PAGES:
         path = path.format(deep=deep)
         label = path.split("?after=")[0] + "?after=(near the end)" if "after=" in path else path

@@ -67,17 +67,28 @@ def _off_jurisdiction(grant, body) -> bool:
                 and institution.jurisdiction_id != body.pk)
 
 
-def _rows(grants, body) -> list[dict]:
+def _rows(grants: list[dict], body) -> list[dict]:
+    """What each queue row shows, as plain strings (the selector's values, no models)."""
     today = timezone.localdate()
+    at_health_center = body.kind == body.Kind.HEALTH_CENTER
+    labels = dict(Grant.Status.choices)
     rows = []
     for g in grants:
-        local = timezone.localtime(g.requested_at)
+        local = timezone.localtime(g["requested_at"])
+        home = g["user__institution__jurisdiction_id"]
         rows.append({
-            "grant": g, "masked_mobile": mask_mobile(g.user.mobile),
+            "pk": g["pk"], "status": g["status"], "status_label": labels.get(g["status"], ""),
+            "requested": g["status"] == Grant.Status.REQUESTED,
+            "name": g["user__name"], "username": g["user__username"],
+            "institution": g["user__institution__name"] or "",
+            "institution_type": g["user__institution__type__name"] or "",
+            "permission": g["permission_type__name"],
+            "masked_mobile": mask_mobile(g["user__mobile"]),
             "requested_at": local.strftime("%Y-%m-%d %H:%M"),
             "waiting_days": (today - local.date()).days,
-            "url": reverse("approval_detail", args=[g.pk]),
-            "off_jurisdiction": _off_jurisdiction(g, body),
+            "url": reverse("approval_detail", args=[g["pk"]]),
+            # Sent to a health center other than the one of the institution's address.
+            "off_jurisdiction": bool(at_health_center and home and home != body.pk),
         })
     return rows
 

@@ -63,7 +63,7 @@ def _rejected_history(user, officer, n: int) -> None:
 def _later_page(officer) -> str:
     grants = list(Grant.objects.filter(body=officer.body, status="requested")
                   .order_by("requested_at", "id")[:2])
-    return f"/approvals/?after={queue_cursor(grants[0])}"
+    return f"/approvals/?after={queue_cursor(grants[0].requested_at, grants[0].pk)}"
 
 
 def test_the_approval_queue_costs_the_same_with_3_or_300_pending_requests(client, personas):

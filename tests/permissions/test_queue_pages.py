@@ -38,12 +38,12 @@ def test_next_and_previous_pages_cover_the_queue_once_in_order(personas, long_qu
     while pages[-1].next_cursor:
         pages.append(approval_queue_page(officer, after=pages[-1].next_cursor))
     assert [len(p.grants) for p in pages] == [20, 20, 6]
-    assert [g.pk for p in pages for g in p.grants] == long_queue
+    assert [g["pk"] for p in pages for g in p.grants] == long_queue
     assert pages[0].previous_cursor is None and pages[0].count == 46
     back = [pages[-1]]
     while back[-1].previous_cursor:
         back.append(approval_queue_page(officer, before=back[-1].previous_cursor))
-    assert [g.pk for p in reversed(back) for g in p.grants] == long_queue
+    assert [g["pk"] for p in reversed(back) for g in p.grants] == long_queue
 
 
 @pytest.mark.parametrize("cursor", ["", "abc", "1.2.3", "9" * 17 + ".1", "5." + "9" * 18,
