@@ -1239,30 +1239,14 @@ def _ocsp_status(cert: x509.Certificate, issuer: x509.Certificate, urls: list[st
     return None
 
 
-_SIGNATURE_CHECKS: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()
-_SIGNATURE_CHECKS_KEPT = 512
-_signature_lock = threading.Lock()
-
-
 def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
-    """Whether ``issuer`` signed ``crl`` (the answer is remembered for a few hundred CRLs:
-    a big CRL's signature check hashes all of it)."""
+    """Whether ``issuer`` signed ``crl``."""
     if _name_key(crl.issuer) != _name_key(issuer.subject):
         return False
-    key = (crl.signature, issuer.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
-    with _signature_lock:
-        known = _SIGNATURE_CHECKS.get(key)
-    if known is None:
-        try:
-            known = crl.is_signature_valid(issuer.public_key())
-        except (TypeError, UnsupportedAlgorithm):
-            known = False
-        with _signature_lock:
-            _SIGNATURE_CHECKS[key] = known
-            while len(_SIGNATURE_CHECKS) > _SIGNATURE_CHECKS_KEPT:
-                _SIGNATURE_CHECKS.popitem(last=False)
-    return known
+    try:
+        return crl.is_signature_valid(issuer.public_key())
+    except (TypeError, UnsupportedAlgorithm):
+        return False
 
 
 def crl_scope_urls(crl: x509.CertificateRevocationList) -> list[str] | None:

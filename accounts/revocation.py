@@ -14,10 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import threading
 import urllib.parse
 import urllib.request
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 from cryptography import x509
@@ -33,29 +31,15 @@ logger = logging.getLogger(__name__)
 #: A CRL larger than this is refused (Korean CAs partition theirs into small ones).
 MAX_CRL_BYTES = 32 * 1024 * 1024
 
-_parsed: OrderedDict[str, x509.CertificateRevocationList] = OrderedDict()
-_PARSED_KEPT = 256
-_parsed_lock = threading.Lock()
-
-
-def _parsed_crl(sha256: str, der: bytes | None) -> x509.CertificateRevocationList | None:
-    with _parsed_lock:
-        crl = _parsed.get(sha256)
-        if crl is not None:
-            _parsed.move_to_end(sha256)
-            return crl
-    if der is None:
-        return None
+def _parse_crl(der) -> x509.CertificateRevocationList | None:
+    """A stored CRL, parsed per verification: no per-process memory of them. A partition of
+    a Korean CA's CRL (a few hundred serials) parses and checks in well under a millisecond
+    (`benchmarks/bench_ocsp_crls.py` prints the cost by size)."""
     try:
-        crl = x509.load_der_x509_crl(bytes(der))
+        return x509.load_der_x509_crl(bytes(der))
     except ValueError:
-        logger.error("A stored CRL does not parse (sha256 %s)", sha256)
+        logger.error("A stored CRL does not parse")
         return None
-    with _parsed_lock:
-        _parsed[sha256] = crl
-        while len(_parsed) > _PARSED_KEPT:
-            _parsed.popitem(last=False)
-    return crl
 
 
 class DatabaseRevocationSources:
@@ -73,24 +57,15 @@ class DatabaseRevocationSources:
                     seen: Mapping[str, Sequence[str]]) -> list[x509.CertificateRevocationList]:
         rows = list(StoredCrl.objects.filter(
             Q(issuer_key__in=issuer_keys) | Q(expected_issuer__in=issuer_keys)
-        ).values_list("pk", "url", "sha256"))
-        known = {url for _pk, url, _sha in rows}
+        ).values_list("url", "der"))
+        known = {url for url, _der in rows}
         missing = {issuer: [u for u in urls if u not in known] for issuer, urls in seen.items()}
         if any(missing.values()):
             from accounts.services import crl_points_register
 
             crl_points_register(urls_by_issuer=missing, origin=StoredCrl.Origin.CERTIFICATE)
-        crls = []
-        need = [pk for pk, _url, sha in rows if sha and _parsed_crl(sha, None) is None]
-        ders = dict(StoredCrl.objects.filter(pk__in=need).values_list("pk", "der")) \
-            if need else {}
-        for pk, _url, sha in rows:
-            if not sha:
-                continue
-            crl = _parsed_crl(sha, ders.get(pk))
-            if crl is not None:
-                crls.append(crl)
-        return crls
+        parsed = (_parse_crl(der) for _url, der in rows if der)
+        return [crl for crl in parsed if crl is not None]
 
     def ocsp_cached(self, key: str, at: dt.datetime) -> bytes | None:
         der = OcspResponse.objects.filter(key=key, next_update__gte=at,

@@ -1,5 +1,7 @@
 """Revocation costs: a verification with its OCSP answer cached vs asked of the responder,
-and ``refresh_crls`` on 100 partitions over HTTP and LDAP.
+``refresh_crls`` on 100 partitions over HTTP and LDAP, and what reading a stored CRL costs a
+verification by the CRL's size (each verification parses and checks the CRLs it needs: there is
+no per-process memory of them).
 
     python benchmarks/bench_ocsp_crls.py [--rounds 5] [--per-round 40] [--partitions 100]
 
@@ -19,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from cryptography import x509
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -52,6 +56,7 @@ def main() -> int:
         anchors.write_bytes(pki.pem(ca))
         _verification(args, ca, work)
         _refresh(args, ca, work)
+        _crl_sizes(ca)
         connections.close_all()
     return 0
 
@@ -106,6 +111,29 @@ def _verification(args, ca, work: Path) -> None:
         ratio = statistics.median(v / c for v, c in zip(values, cached, strict=True))
         print(f"  {kind:24s} median {statistics.median(values):7.2f} ms/verification "
               f"(fastest round {min(values):.2f}), {ratio:5.2f}x the cached one")
+
+
+def _crl_sizes(ca) -> None:
+    """Parse + signature check + serial lookup of one CRL, as a verification does it, by the
+    number of serials: a Korean CA's partition holds a few hundred; a whole CRL of a CA that
+    does not partition can hold a hundred thousand."""
+    from cryptography.hazmat.primitives import serialization
+
+    from accounts import certificates, pki
+
+    print("\nReading one stored CRL per verification (parse, signature, serial lookup)")
+    for serials in (200, 10_000, 100_000):
+        der = pki.make_crl(ca, list(range(1000, 1000 + serials))).public_bytes(
+            serialization.Encoding.DER)
+        times = []
+        for _ in range(15):
+            started = time.perf_counter()
+            crl = x509.load_der_x509_crl(der)
+            assert certificates.crl_signed_by(crl, ca.cert)
+            crl.get_revoked_certificate_by_serial_number(5)
+            times.append((time.perf_counter() - started) * 1000)
+        print(f"  {serials:>7,} serials ({len(der) // 1024:>5,} KB)  median "
+              f"{statistics.median(times):8.2f} ms")
 
 
 def _refresh(args, ca, work: Path) -> None:
