@@ -4,8 +4,10 @@ number a session verified."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.certificates import VerifiedCertificate
 from accounts.models import CertificateBinding, PhoneVerification, User
@@ -246,3 +248,15 @@ def personal_data_for(user: User, *, current_session_key: str | None = None) -> 
                   "by_me": [event(e) for e in actor_rows]},
         "sessions": sessions,
     }
+
+
+def expiring_certificates(*, now: datetime | None = None, days: int = 30):
+    """Certificates of current accounts that expire within `days` days, soonest first."""
+    now = now or timezone.now()
+    return (
+        CertificateBinding.objects.filter(not_after__gte=now,
+                                          not_after__lt=now + timedelta(days=days))
+        .exclude(user__status=User.Status.WITHDRAWN)
+        .select_related("user", "user__institution")
+        .order_by("not_after", "pk")
+    )

@@ -8,31 +8,26 @@ Every app registers its models on `kdcis_admin_site`, never on Django's default 
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
-from datetime import datetime, timedelta
-
 from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.exceptions import ValidationError
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.urls import path
 from django.utils.translation import gettext_lazy
 from django_otp import devices_for_user
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.forms import OTPAuthenticationFormMixin
 
 from kdcis import ratelimit
-from kdcis.phones import mask_name
 from kdcis.ratelimit import client_ip
 
-REPORT_DAYS = 30
-EXPIRING_PAGE_SIZE = 100
+#: Sent with `reason_code` and `ip` for every refused admin login; and with `user` and `ip`
+#: for every admin login with a verified OTP device. The accounts app records both (its
+#: services write the audit rows): this module imports no app.
+admin_login_failed = Signal()
+admin_login_succeeded = Signal()
 
 
 def _failure_limits(ip: str, username: str) -> list[tuple[str, int]]:
@@ -142,9 +137,7 @@ def _failure_reason(exc: ValidationError) -> str:
 
 
 def _login_failed(reason_code: str, ip: str) -> None:
-    from accounts.services import login_failed
-
-    login_failed(reason_code=reason_code, ip=ip)
+    admin_login_failed.send(sender=KdcisAdminSite, reason_code=reason_code, ip=ip)
 
 
 class KdcisAdminSite(OTPAdminSite):
@@ -166,9 +159,8 @@ class KdcisAdminSite(OTPAdminSite):
         if (request.method == "POST" and response.status_code == 302
                 and request.user.is_authenticated
                 and getattr(request.user, "otp_device", None) is not None):
-            from accounts.services import login_recorded
-
-            login_recorded(user=request.user, ip=client_ip(request))
+            admin_login_succeeded.send(sender=KdcisAdminSite, user=request.user,
+                                       ip=client_ip(request))
         return response
 
     # Apps and models whose own names are not Korean (third-party, or no verbose_name).
@@ -188,134 +180,18 @@ class KdcisAdminSite(OTPAdminSite):
                                                       model["name"])
         return app_list
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._extra_views: list[tuple[str, object, str]] = []
+
+    def register_view(self, route: str, view, *, name: str) -> None:
+        """A page of the site that is no model's (an app's report), behind `admin_view`."""
+        self._extra_views.append((route, view, name))
+
     def get_urls(self):
-        urls = [
-            path("reports/", self.admin_view(self.reports_view), name="reports"),
-        ]
+        urls = [path(route, self.admin_view(view), name=name)
+                for route, view, name in self._extra_views]
         return urls + super().get_urls()
-
-    def reports_view(self, request: HttpRequest) -> HttpResponse:
-        """Pending requests per body, decision times, certificates about to expire."""
-        if not (request.user.has_perm("permissions.view_grant")
-                and request.user.has_perm("accounts.view_certificatebinding")):
-            raise PermissionDenied
-        now = timezone.now()
-        grant_list_url = reverse("admin:permissions_grant_changelist", current_app=self.name)
-        pending = pending_by_body()
-        for row in pending:
-            row["url"] = (f"{grant_list_url}?body__id__exact={row['body'].pk}"
-                          "&status__exact=requested")
-            row["age_days"] = (now - row["oldest"]).days
-        expiring = Paginator(expiring_certificates(now=now), EXPIRING_PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
-        for binding in expiring:
-            binding.days_left = (binding.not_after - now).days
-            binding.masked_name = mask_name(binding.user.name)
-        context = {
-            **self.each_context(request),
-            "title": _("관리 보고서"),
-            "days": REPORT_DAYS,
-            "now": now,
-            "pending": pending,
-            "pending_total": sum(row["count"] for row in pending),
-            "decisions": decision_times_by_body(now=now),
-            "expiring": expiring,
-            "verification": last_audit_verification(),
-        }
-        request.current_app = self.name
-        return TemplateResponse(request, "admin/kdcis_site/reports.html", context)
-
-
-# ----------------------------------------------------------------------------------- reports
-# The reports read other apps' models; they are imported inside the functions so this module
-# stays importable while the apps' admin modules (which import it) are being loaded.
-
-
-def pending_by_body() -> list[dict]:
-    """Requests waiting for a decision, per approving body, most waiting first."""
-    from django.db.models import Count, Min
-
-    from institutions.models import ApprovingBody
-    from permissions.models import Grant
-
-    rows = list(
-        Grant.objects.filter(status=Grant.Status.REQUESTED)
-        .values("body_id")
-        .annotate(count=Count("id"), oldest=Min("requested_at"))
-    )
-    bodies = ApprovingBody.objects.select_related("region").in_bulk([r["body_id"] for r in rows])
-    result = [{"body": bodies[r["body_id"]], "count": r["count"], "oldest": r["oldest"]}
-              for r in rows]
-    result.sort(key=lambda r: (-r["count"], r["oldest"]))
-    return result
-
-
-def decision_times_by_body(*, now: datetime | None = None, days: int = REPORT_DAYS) -> list[dict]:
-    """Median time from request to decision per body, for decisions of the last `days` days.
-
-    A decision is an approval or a rejection (a later revocation keeps its approval time);
-    an applicant's own cancellation is not one. The median is computed in Python, so the same
-    code runs on SQLite and PostgreSQL.
-    """
-    from institutions.models import ApprovingBody
-    from permissions.models import Grant
-
-    now = now or timezone.now()
-    decided = Grant.objects.filter(
-        status__in=[Grant.Status.APPROVED, Grant.Status.REJECTED, Grant.Status.REVOKED],
-        decided_at__gte=now - timedelta(days=days), decided_at__lte=now,
-    ).values_list("body_id", "status", "requested_at", "decided_at")
-    durations: dict[int, list[float]] = defaultdict(list)
-    rejected: dict[int, int] = defaultdict(int)
-    for body_id, status, requested_at, decided_at in decided.iterator(chunk_size=5000):
-        durations[body_id].append(max((decided_at - requested_at).total_seconds(), 0.0))
-        if status == Grant.Status.REJECTED:
-            rejected[body_id] += 1
-    bodies = ApprovingBody.objects.select_related("region").in_bulk(list(durations))
-    result = []
-    for body_id, values in durations.items():
-        median = timedelta(seconds=statistics.median(values))
-        result.append({
-            "body": bodies[body_id], "count": len(values), "rejected": rejected[body_id],
-            "approved": len(values) - rejected[body_id], "median": median,
-            "median_display": format_duration(median),
-        })
-    result.sort(key=lambda r: (-r["median"], str(r["body"])))
-    return result
-
-
-def expiring_certificates(*, now: datetime | None = None, days: int = REPORT_DAYS):
-    """Certificates of current accounts that expire within `days` days, soonest first."""
-    from accounts.models import CertificateBinding, User
-
-    now = now or timezone.now()
-    return (
-        CertificateBinding.objects.filter(not_after__gte=now,
-                                          not_after__lt=now + timedelta(days=days))
-        .exclude(user__status=User.Status.WITHDRAWN)
-        .select_related("user", "user__institution")
-        .order_by("not_after", "pk")
-    )
-
-
-def last_audit_verification():
-    """The last `verify_audit` result, or None when it never ran."""
-    from kdcis.audit import last_verification
-
-    return last_verification()
-
-
-def format_duration(value: timedelta) -> str:
-    """'2일 3시간', '5시간 12분', '8분': the two largest units."""
-    minutes = int(value.total_seconds() // 60)
-    days_, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days_:
-        return _("%(d)d일 %(h)d시간") % {"d": days_, "h": hours}
-    if hours:
-        return _("%(h)d시간 %(m)d분") % {"h": hours, "m": minutes}
-    return _("%(m)d분") % {"m": minutes}
 
 
 # ------------------------------------------------------------- helpers for the apps' admins

@@ -1,4 +1,4 @@
-"""Korean particles that fit the word before them (받침): 기관명을, 주소를, 예진의사명은.
+"""Korean text that fits its words: particles (받침: 기관명을, 주소를, 예진의사명은) and durations.
 
 A message built from a label cannot hard-code 을/를; writing "을(를)" everywhere reads like a
 form from another century. `particle(word, "을/를")` picks by the last syllable actually read:
@@ -6,6 +6,10 @@ a closing bracket or trailing punctuation is skipped, so "기관명(영문)" tak
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils.translation import gettext as _
 
 _HANGUL_FIRST, _HANGUL_LAST = 0xAC00, 0xD7A3
 _RIEUL = 8  # the final consonant ㄹ, which takes 로 rather than 으로
@@ -39,3 +43,15 @@ def particle(word: str, pair: str) -> str:
     if pair == "으로/로":
         return f"{word}{open_ if final in (0, _RIEUL) else closed}"
     return f"{word}{closed if final else open_}"
+
+
+def format_duration(value: timedelta) -> str:
+    """'2일 3시간', '5시간 12분', '8분': the two largest units."""
+    minutes = int(value.total_seconds() // 60)
+    days_, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days_:
+        return _("%(d)d일 %(h)d시간") % {"d": days_, "h": hours}
+    if hours:
+        return _("%(h)d시간 %(m)d분") % {"h": hours, "m": minutes}
+    return _("%(m)d분") % {"m": minutes}

@@ -10,15 +10,23 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
+from accounts.selectors import expiring_certificates
 from kdcis.admin_site import kdcis_admin_site, shown
+from kdcis.audit import last_verification
 from kdcis.phones import mask_name
 from kdcis.ratelimit import client_ip
 from permissions.models import Grant, Officer, PermissionType
+from permissions.selectors import REPORT_DAYS, decision_times_by_body, pending_by_body
 from permissions.services import grants_decide, officer_assign, officer_unassign
 
 
@@ -196,3 +204,44 @@ class OfficerAdmin(admin.ModelAdmin):
         ip = client_ip(request)
         for officer in queryset.select_related("user"):
             officer_unassign(user=officer.user, actor=request.user, ip=ip)
+
+
+# ------------------------------------------------------------------------ the admins' reports
+
+EXPIRING_PAGE_SIZE = 100
+
+
+def reports_view(request: HttpRequest) -> HttpResponse:
+    """Pending requests per body, decision times, certificates about to expire."""
+    if not (request.user.has_perm("permissions.view_grant")
+            and request.user.has_perm("accounts.view_certificatebinding")):
+        raise PermissionDenied
+    now = timezone.now()
+    grant_list_url = reverse("admin:permissions_grant_changelist", current_app=kdcis_admin_site.name)
+    pending = pending_by_body()
+    for row in pending:
+        row["url"] = (f"{grant_list_url}?body__id__exact={row['body'].pk}"
+                      "&status__exact=requested")
+        row["age_days"] = (now - row["oldest"]).days
+    expiring = Paginator(expiring_certificates(now=now), EXPIRING_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    for binding in expiring:
+        binding.days_left = (binding.not_after - now).days
+        binding.masked_name = mask_name(binding.user.name)
+    context = {
+        **kdcis_admin_site.each_context(request),
+        "title": _("관리 보고서"),
+        "days": REPORT_DAYS,
+        "now": now,
+        "pending": pending,
+        "pending_total": sum(row["count"] for row in pending),
+        "decisions": decision_times_by_body(now=now),
+        "expiring": expiring,
+        "verification": last_verification(),
+    }
+    request.current_app = kdcis_admin_site.name
+    return TemplateResponse(request, "admin/kdcis_site/reports.html", context)
+
+
+kdcis_admin_site.register_view("reports/", reports_view, name="reports")

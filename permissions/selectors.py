@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import statistics
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
+from django.utils import timezone
 
 from institutions.models import ApprovingBody
 from kdcis.ids import parse_id
+from kdcis.korean import format_duration
 from permissions.models import Grant, PermissionType
 
 
@@ -186,9 +190,6 @@ def grant_for_officer(officer, grant_id: int) -> Grant | None:
 def waiting_summary(officer, *, overdue_days: int, now=None) -> dict:
     """What waits for the officer's body: how many, how many for longer than
     `overdue_days`, and the oldest request's Seoul date with its age in days. One query."""
-    from django.db.models import Count, Min, Q
-    from django.utils import timezone
-
     now = now or timezone.now()
     row = Grant.objects.filter(body_id=officer.body_id, status=Grant.Status.REQUESTED).aggregate(
         waiting=Count("id"), oldest=Min("requested_at"),
@@ -198,3 +199,54 @@ def waiting_summary(officer, *, overdue_days: int, now=None) -> dict:
     row["oldest_days"] = ((timezone.localdate(now) - timezone.localdate(oldest)).days
                           if oldest else None)
     return row
+
+
+# ------------------------------------------------------------- the national admins' reports
+
+#: The reports look back this many days.
+REPORT_DAYS = 30
+
+
+def pending_by_body() -> list[dict]:
+    """Requests waiting for a decision, per approving body, most waiting first."""
+    rows = list(
+        Grant.objects.filter(status=Grant.Status.REQUESTED)
+        .values("body_id")
+        .annotate(count=Count("id"), oldest=Min("requested_at"))
+    )
+    bodies = ApprovingBody.objects.select_related("region").in_bulk([r["body_id"] for r in rows])
+    result = [{"body": bodies[r["body_id"]], "count": r["count"], "oldest": r["oldest"]}
+              for r in rows]
+    result.sort(key=lambda r: (-r["count"], r["oldest"]))
+    return result
+
+
+def decision_times_by_body(*, now: datetime | None = None, days: int = REPORT_DAYS) -> list[dict]:
+    """Median time from request to decision per body, for decisions of the last `days` days.
+
+    A decision is an approval or a rejection (a later revocation keeps its approval time);
+    an applicant's own cancellation is not one. The median is computed in Python, so the same
+    code runs on SQLite and PostgreSQL.
+    """
+    now = now or timezone.now()
+    decided = Grant.objects.filter(
+        status__in=[Grant.Status.APPROVED, Grant.Status.REJECTED, Grant.Status.REVOKED],
+        decided_at__gte=now - timedelta(days=days), decided_at__lte=now,
+    ).values_list("body_id", "status", "requested_at", "decided_at")
+    durations: dict[int, list[float]] = defaultdict(list)
+    rejected: dict[int, int] = defaultdict(int)
+    for body_id, status, requested_at, decided_at in decided.iterator(chunk_size=5000):
+        durations[body_id].append(max((decided_at - requested_at).total_seconds(), 0.0))
+        if status == Grant.Status.REJECTED:
+            rejected[body_id] += 1
+    bodies = ApprovingBody.objects.select_related("region").in_bulk(list(durations))
+    result = []
+    for body_id, values in durations.items():
+        median = timedelta(seconds=statistics.median(values))
+        result.append({
+            "body": bodies[body_id], "count": len(values), "rejected": rejected[body_id],
+            "approved": len(values) - rejected[body_id], "median": median,
+            "median_display": format_duration(median),
+        })
+    result.sort(key=lambda r: (-r["median"], str(r["body"])))
+    return result

@@ -504,7 +504,7 @@ def test_the_reports_show_pending_requests_decision_times_and_expiring_certifica
 
 
 def test_durations_show_the_two_largest_units():
-    from kdcis.admin_site import format_duration
+    from kdcis.korean import format_duration
 
     assert format_duration(dt.timedelta(days=2, hours=3, minutes=5)) == "2일 3시간"
     assert format_duration(dt.timedelta(hours=5, minutes=12)) == "5시간 12분"
@@ -512,8 +512,8 @@ def test_durations_show_the_two_largest_units():
 
 
 def test_decision_times_use_the_median_per_body(nadmin, personas):
-    from kdcis.admin_site import decision_times_by_body
     from permissions.models import PermissionType
+    from permissions.selectors import decision_times_by_body
 
     now = timezone.now()
     body = ApprovingBody.objects.get(code="HC-11110-1")
