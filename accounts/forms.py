@@ -222,3 +222,60 @@ def office_phone_error(value: str) -> str | None:
     if not is_landline(value):
         return str(_("지역번호를 포함한 올바른 전화번호를 입력하세요. (예: 0221483500)"))
     return None
+
+
+class PermissionRequestForm(forms.Form):
+    """권한신청: each ticked permission with an approving body of its kind; a health center
+    other than the one of the institution's address only once the applicant confirms it.
+
+    After validation, `picked` holds the ticks and bodies as posted (the draft keeps them,
+    valid or not) and `requested` what the account will ask for."""
+
+    off_jurisdiction_ok = forms.BooleanField(required=False)
+
+    def __init__(self, data, *, institution, permission_types):
+        super().__init__(data)
+        self.institution = institution
+        self.permission_types = permission_types
+        self.picked: dict[str, dict] = {}
+        self.requested: list = []
+        self.off_jurisdiction = False
+
+    def clean(self):
+        from accounts.services import RequestedPermission  # the service imports this module
+        from permissions.selectors import bodies_for
+
+        cleaned = super().clean()
+        problems = []
+        for ptype in self.permission_types:
+            checked = self.data.get(f"perm_{ptype.code}") == "on"
+            body_id = parse_id(self.data.get(f"body_{ptype.code}"))
+            self.picked[ptype.code] = {"checked": checked, "body_id": body_id}
+            body = bodies_for(ptype).filter(pk=body_id).first() if checked else None
+            if body is not None:
+                self.requested.append(RequestedPermission(permission_type=ptype, body=body))
+            elif checked:
+                problems.append(_("'%(perm)s' 권한의 승인기관을 선택하세요.") % {"perm": ptype.name})
+        if problems:
+            raise forms.ValidationError(problems[-1])
+        if not self.requested:
+            raise forms.ValidationError(_("신청할 권한을 하나 이상 선택하세요."))
+        warning = "" if cleaned.get("off_jurisdiction_ok") else self._off_jurisdiction()
+        if warning:
+            self.off_jurisdiction = True
+            raise forms.ValidationError(warning)
+        return cleaned
+
+    def _off_jurisdiction(self) -> str:
+        """A health center other than the one of the institution's address decides only if
+        the applicant confirms it (it may transfer the request back)."""
+        home = self.institution.jurisdiction
+        for item in self.requested:
+            if home is not None and item.body.kind == home.kind and item.body.pk != home.pk:
+                return _("선택한 승인기관(%(chosen)s)은 기관 주소지 관할 보건소가 아닙니다. 기관 "
+                         "주소지 관할 보건소는 %(home)s입니다. 그대로 신청하려면 아래 확인란을 "
+                         "선택하세요.") % {"chosen": item.body.name, "home": home.name}
+        return ""
+
+    def first_error(self) -> str:
+        return str(next(iter(self.errors.values()))[0])

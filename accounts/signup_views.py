@@ -19,6 +19,7 @@ from accounts.challenges import (
 )
 from accounts.forms import (
     ConsentForm,
+    PermissionRequestForm,
 )
 from accounts.login_views import (
     PostedCertificateError,
@@ -31,16 +32,14 @@ from accounts.selectors import (
     bindings_for_certificate,
 )
 from accounts.services import (
-    RequestedPermission,
     SignupError,
     signup_submit,
 )
 from institutions.models import Institution
-from kdcis.ids import parse_id
 from kdcis.ratelimit import client_ip
 from permissions.models import PermissionType
 from permissions.picker import body_options
-from permissions.selectors import bodies_for, default_body_for
+from permissions.selectors import default_body_for
 
 
 @require_http_methods(["GET", "POST"])
@@ -113,70 +112,14 @@ def _permission_rows(draft: dict, institution, posted=None) -> list[dict]:
 @require_http_methods(["GET", "POST"])
 @wizard.step_required("permissions")
 def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
-    state = wizard.profile_of(draft)
     institution = Institution.objects.select_related("jurisdiction").filter(
-        pk=state.get("institution_id")).first()
+        pk=wizard.profile_of(draft).get("institution_id")).first()
     if institution is None:
         draft["profile_done"] = False
         wizard.save_draft(request.session, draft)
         return redirect("signup_profile")
-    error = off_jurisdiction = ""
     if request.method == "POST":
-        picked: dict[str, dict] = {}
-        requested: list[RequestedPermission] = []
-        for ptype in PermissionType.objects.all():
-            checked = request.POST.get(f"perm_{ptype.code}") == "on"
-            body_id = request.POST.get(f"body_{ptype.code}") or ""
-            picked[ptype.code] = {"checked": checked,
-                                  "body_id": parse_id(body_id)}
-            if checked:
-                body = bodies_for(ptype).filter(pk=picked[ptype.code]["body_id"]).first()
-                if body is None:
-                    error = _("'%(perm)s' 권한의 승인기관을 선택하세요.") % {"perm": ptype.name}
-                else:
-                    requested.append(RequestedPermission(permission_type=ptype, body=body))
-        draft["permissions"] = picked
-        wizard.save_draft(request.session, draft)
-        if not error and not requested:
-            error = _("신청할 권한을 하나 이상 선택하세요.")
-        elif not error and request.POST.get("off_jurisdiction_ok") != "on":
-            error = off_jurisdiction = _off_jurisdiction_warning(requested, institution)
-        if not error:
-            cert = certificate_from_session(draft["certificate"])
-            name = state.get("name") if cert.kind == "corporate" else cert.name
-            try:
-                user = signup_submit(
-                    certificate=cert, name=name, username=state["username"],
-                    institution=institution, mobile=state["mobile"],
-                    office_phone=state["office_phone"],
-                    consent_at=parse_datetime(draft["consent_at"]),
-                    consent_version=draft["consent_version"], permissions=requested,
-                    ip=client_ip(request),
-                )
-            except SignupError as exc:
-                own = exc.code == "username_taken" and _own_submission(draft, state)
-                if own:
-                    wizard.replace_draft(request.session, {"submitted_user_id": own})
-                    return redirect("signup_done")
-                error = exc.message
-                if exc.field == "username":
-                    draft["profile_done"] = False
-                    state.pop("username_checked", None)
-                    wizard.save_draft(request.session, draft)
-                    messages.error(request, exc.message)
-                    return redirect("signup_profile")
-                if exc.field == "certificate":
-                    draft.pop("certificate", None)
-                    wizard.save_draft(request.session, draft)
-                    messages.error(request, exc.message)
-                    return redirect("signup_certificate")
-            else:
-                # Keep nothing personal in the draft once the account holds it.
-                wizard.replace_draft(request.session, {"submitted_user_id": user.pk})
-                return redirect("signup_done")
-        wizard.flash(request.session, "permissions", error=str(error),
-                     off_jurisdiction=bool(off_jurisdiction))
-        return redirect("signup_permissions")
+        return _permissions_post(request, draft, institution)
     flashed = wizard.take_flash(request.session, "permissions")
     return render(request, "accounts/signup/permissions.html", wizard.step_context(
         "permissions", rows=_permission_rows(draft, institution), institution=institution,
@@ -184,16 +127,58 @@ def signup_permissions(request: HttpRequest, draft: dict) -> HttpResponse:
     ))
 
 
-def _off_jurisdiction_warning(requested: list[RequestedPermission], institution) -> str:
-    """Before submitting: a health center other than the one of the institution's address
-    decides only if the applicant confirms it (it may transfer the request back)."""
-    home = institution.jurisdiction
-    for item in requested:
-        if home is not None and item.body.kind == home.kind and item.body.pk != home.pk:
-            return _("선택한 승인기관(%(chosen)s)은 기관 주소지 관할 보건소가 아닙니다. 기관 "
-                     "주소지 관할 보건소는 %(home)s입니다. 그대로 신청하려면 아래 확인란을 "
-                     "선택하세요.") % {"chosen": item.body.name, "home": home.name}
-    return ""
+def _permissions_post(request: HttpRequest, draft: dict, institution) -> HttpResponse:
+    """'권한 신청': the ticks are kept whatever happens; the account is made once they hold."""
+    form = PermissionRequestForm(request.POST, institution=institution,
+                                 permission_types=PermissionType.objects.all())
+    valid = form.is_valid()
+    draft["permissions"] = form.picked
+    wizard.save_draft(request.session, draft)
+    if valid:
+        return _submit(request, draft, institution, form.requested)
+    wizard.flash(request.session, "permissions", error=form.first_error(),
+                 off_jurisdiction=form.off_jurisdiction)
+    return redirect("signup_permissions")
+
+
+def _submit(request: HttpRequest, draft: dict, institution, requested) -> HttpResponse:
+    state = wizard.profile_of(draft)
+    cert = certificate_from_session(draft["certificate"])
+    try:
+        user = signup_submit(
+            certificate=cert, name=state.get("name") if cert.kind == "corporate" else cert.name,
+            username=state["username"], institution=institution, mobile=state["mobile"],
+            office_phone=state["office_phone"], consent_at=parse_datetime(draft["consent_at"]),
+            consent_version=draft["consent_version"], permissions=requested,
+            ip=client_ip(request),
+        )
+    except SignupError as exc:
+        return _submit_refused(request, draft, exc)
+    # Keep nothing personal in the draft once the account holds it.
+    wizard.replace_draft(request.session, {"submitted_user_id": user.pk})
+    return redirect("signup_done")
+
+
+def _submit_refused(request: HttpRequest, draft: dict, exc: SignupError) -> HttpResponse:
+    """Back to the step the refusal is about, with its message (or to 'done' after a
+    double click: the account exists and is this draft's)."""
+    state = wizard.profile_of(draft)
+    own = exc.code == "username_taken" and _own_submission(draft, state)
+    if own:
+        wizard.replace_draft(request.session, {"submitted_user_id": own})
+        return redirect("signup_done")
+    if exc.field not in ("username", "certificate"):
+        wizard.flash(request.session, "permissions", error=str(exc.message),
+                     off_jurisdiction=False)
+        return redirect("signup_permissions")
+    if exc.field == "username":
+        draft["profile_done"] = False
+        state.pop("username_checked", None)
+    else:
+        draft.pop("certificate", None)
+    wizard.save_draft(request.session, draft)
+    messages.error(request, exc.message)
+    return redirect("signup_profile" if exc.field == "username" else "signup_certificate")
 
 
 def _own_submission(draft: dict, state: dict) -> int | None:
