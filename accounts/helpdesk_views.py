@@ -118,45 +118,52 @@ def _target(pk: int) -> User:
 def helpdesk_user(request: HttpRequest, pk: int) -> HttpResponse:
     """A user's status, permissions, history and pending decisions; 'reveal' one field."""
     target = _target(pk)
-    revealed: dict[str, str] = {}
-    error = ""
-    ip = client_ip(request)
     if request.method == "POST":
-        try:
-            helpdesk_reveal(agent=request.user, target=target,
-                            field=request.POST.get("field", ""),
-                            reason=request.POST.get("reason", ""), ip=ip)
-        except HelpdeskError as exc:
-            error = exc.message
-        else:
-            if request.POST["field"] == "all":
-                request.session[DATA_REVEAL_SESSION_KEY] = target.pk
-                return redirect("helpdesk_user_data", pk=target.pk)
-            # POST/redirect/GET: a reload shows the page again without a second reveal.
-            request.session[REVEAL_SESSION_KEY] = {"user": target.pk,
-                                                   "field": request.POST["field"]}
-            return redirect("helpdesk_user", pk=target.pk)
-    else:
-        shown = request.session.pop(REVEAL_SESSION_KEY, None)
-        if (shown and shown.get("user") == target.pk and shown.get("field") in REVEALABLE
-                and shown.get("field") != "all"):
-            value = getattr(target, shown["field"])
-            revealed[shown["field"]] = value if shown["field"] == "name" else format_phone(
-                value)
-        helpdesk_view_record(agent=request.user, target=target, ip=ip)
+        return _reveal(request, target)
+    revealed = _revealed_once(request, target)
+    helpdesk_view_record(agent=request.user, target=target, ip=client_ip(request))
+    return _user_page(request, target, revealed=revealed)
+
+
+def _reveal(request: HttpRequest, target: User) -> HttpResponse:
+    field = request.POST.get("field", "")
+    try:
+        helpdesk_reveal(agent=request.user, target=target, field=field,
+                        reason=request.POST.get("reason", ""), ip=client_ip(request))
+    except HelpdeskError as exc:
+        return _user_page(request, target, error=exc.message)
+    if field == "all":
+        request.session[DATA_REVEAL_SESSION_KEY] = target.pk
+        return redirect("helpdesk_user_data", pk=target.pk)
+    # POST/redirect/GET: a reload shows the page again without a second reveal.
+    request.session[REVEAL_SESSION_KEY] = {"user": target.pk, "field": field}
+    return redirect("helpdesk_user", pk=target.pk)
+
+
+def _revealed_once(request: HttpRequest, target: User) -> dict[str, str]:
+    """The field the last reveal named, shown by this one GET."""
+    shown = request.session.pop(REVEAL_SESSION_KEY, None)
+    if not (shown and shown.get("user") == target.pk and shown.get("field") in REVEALABLE
+            and shown.get("field") != "all"):
+        return {}
+    value = getattr(target, shown["field"])
+    return {shown["field"]: value if shown["field"] == "name" else format_phone(value)}
+
+
+def _user_page(request: HttpRequest, target: User, *, revealed: dict | None = None,
+               error: str = "") -> HttpResponse:
     grants = (Grant.objects.filter(user=target)
               .select_related("permission_type", "body", "body__region")
               .order_by("-requested_at"))
     # Reveals are part of the story the helpdesk tells; page views would drown it.
     events = AuditEvent.objects.filter(subject_ref=str(target.ref)).exclude(
         action__in=["helpdesk.viewed", "helpdesk.listed"])[:200]
-    timeline = timeline_for(target, events)
     return render(request, "accounts/helpdesk/user.html", {
-        "target": target, "grants": grants, "timeline": timeline,
+        "target": target, "grants": grants, "timeline": timeline_for(target, events),
         "pending": [g for g in grants if g.status == Grant.Status.REQUESTED],
         "masked": {"name": mask_name(target.name), "mobile": mask_mobile(target.mobile),
                    "office_phone": mask_mobile(target.office_phone)},
-        "revealed": revealed, "revealable": REVEALABLE, "error": error,
+        "revealed": revealed or {}, "revealable": REVEALABLE, "error": error,
         "certificate": getattr(target, "certificate", None),
     }, status=400 if error else 200)
 

@@ -53,52 +53,56 @@ def _initial(draft: dict, request: HttpRequest) -> dict:
 @require_http_methods(["GET", "POST"])
 @wizard.step_required("profile")
 def signup_institution_request(request: HttpRequest, draft: dict) -> HttpResponse:
-    state = draft.setdefault("profile", {})
     pending = institution_request_of_draft(_draft_key(request),
-                                           state.get("institution_request_id"))
+                                           wizard.profile_of(draft).get("institution_request_id"))
     if pending is not None and pending.status in (InstitutionRequest.Status.REQUESTED,
                                                   InstitutionRequest.Status.REGISTERED):
         return redirect("signup_profile")
     if request.method == "POST":
-        draft[FORM_KEY] = {k: request.POST.get(k, "")[:200] for k in FIELDS}
-        form = InstitutionRequestForm(request.POST)
-        error = ""
-        if form.is_valid():
-            cert = draft["certificate"]
-            name = state.get("name") if cert.get("kind") == "corporate" else cert.get("name")
-            try:
-                req = institution_request_submit(
-                    data={k: v for k, v in form.cleaned_data.items() if k != "mobile"},
-                    applicant_name=name or "", applicant_mobile=form.cleaned_data["mobile"],
-                    draft_key=_draft_key(request), ip=client_ip(request))
-            except InstitutionError as exc:
-                error = exc.message
-            else:
-                draft.pop(FORM_KEY, None)
-                state["institution_request_id"] = req.pk
-                state.pop("institution_id", None)
-                draft["profile_done"] = False
-                wizard.save_draft(request.session, draft)
-                return redirect("signup_profile")
-        wizard.save_draft(request.session, draft)
-        wizard.flash(request.session, "institution_request", error=str(error))
-        return redirect("signup_institution_request")
+        return _submit_request(request, draft)
     flashed = wizard.take_flash(request.session, "institution_request")
     kept = draft.get(FORM_KEY)
     form = InstitutionRequestForm(data=kept) if kept else InstitutionRequestForm(
         initial=_initial(draft, request))
     if kept:
         form.is_valid()  # show the errors of what was posted
-    return render(request, "accounts/signup/institution_request.html", {
-        "steps": wizard.STEP_LABELS, "current_step": "profile", "form": form,
-        "error": flashed.get("error", ""), "previous": pending,
-    })
+    return render(request, "accounts/signup/institution_request.html", wizard.step_context(
+        "profile", form=form, error=flashed.get("error", ""), previous=pending))
+
+
+def _submit_request(request: HttpRequest, draft: dict) -> HttpResponse:
+    """The typed request is kept in the draft until it is accepted, then the profile step
+    waits for the health center's registration."""
+    state = wizard.profile_of(draft)
+    draft[FORM_KEY] = {k: request.POST.get(k, "")[:200] for k in FIELDS}
+    form = InstitutionRequestForm(request.POST)
+    error = ""
+    if form.is_valid():
+        cert = draft["certificate"]
+        name = state.get("name") if cert.get("kind") == "corporate" else cert.get("name")
+        try:
+            req = institution_request_submit(
+                data={k: v for k, v in form.cleaned_data.items() if k != "mobile"},
+                applicant_name=name or "", applicant_mobile=form.cleaned_data["mobile"],
+                draft_key=_draft_key(request), ip=client_ip(request))
+        except InstitutionError as exc:
+            error = exc.message
+        else:
+            draft.pop(FORM_KEY, None)
+            state["institution_request_id"] = req.pk
+            state.pop("institution_id", None)
+            draft["profile_done"] = False
+            wizard.save_draft(request.session, draft)
+            return redirect("signup_profile")
+    wizard.save_draft(request.session, draft)
+    wizard.flash(request.session, "institution_request", error=str(error))
+    return redirect("signup_institution_request")
 
 
 @require_POST
 @wizard.step_required("profile")
 def signup_institution_request_cancel(request: HttpRequest, draft: dict) -> HttpResponse:
-    state = draft.setdefault("profile", {})
+    state = wizard.profile_of(draft)
     pk = parse_id(request.POST.get("request"))
     try:
         institution_request_cancel(request_id=pk or 0, draft_key=_draft_key(request),

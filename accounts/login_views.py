@@ -73,11 +73,9 @@ def verify_posted_certificate(request: HttpRequest, purpose: str, *,
         raise PostedCertificateError(
             _("인증서를 선택하고 암호를 입력한 뒤 '확인'을 누르세요."), code="incomplete")
     try:
-        if purpose == "login":
-            challenge = consume_login_challenge(form.cleaned_data["challenge"])
-        else:
-            challenge = consume_challenge(request.session, purpose,
-                                          form.cleaned_data["challenge"])
+        token = form.cleaned_data["challenge"]
+        challenge = (consume_login_challenge(token) if purpose == "login"
+                     else consume_challenge(request.session, purpose, token))
         certificate = base64.b64decode(form.cleaned_data["certificate"], validate=True)
         signature = base64.b64decode(form.cleaned_data["signature"], validate=True)
     except CertificateError as exc:
@@ -131,53 +129,60 @@ def _login_page(request: HttpRequest, *, error: str = "", status: int = 200,
 def login_view(request: HttpRequest) -> HttpResponse:
     """Certificate login: the same challenge-response and checks as signup."""
     if request.method == "GET":
-        if request.user.is_authenticated:
-            return redirect("home")
-        return _login_page(request)
+        return redirect("home") if request.user.is_authenticated else _login_page(request)
     ip = client_ip(request)
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
     limits = _login_limits(request, ip)
-    if ratelimit.over_limit(limits, window_seconds=window):
+    if ratelimit.over_limit(limits, window_seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS):
         # Refused before the challenge and signature are even looked at.
         login_failed(reason_code="rate_limited", ip=ip)
         return _login_page(
             request, status=429,
             error=_("로그인 실패가 너무 많습니다. %(minutes)d분 후에 다시 시도하세요.")
-            % {"minutes": window // 60},
+            % {"minutes": settings.LOGIN_FAILURE_WINDOW_SECONDS // 60},
         )
-    failure_keys = [key for key, _limit in limits]
     try:
         cert = verify_posted_certificate(request, "login", signer=None)
         user = account_for_certificate(cert)
         check_signer(cert, user if user is not None else renewal_candidate(cert))
     except PostedCertificateError as exc:
-        ratelimit.record(failure_keys, window_seconds=window)
+        _count_failure(limits)
         login_failed(reason_code=exc.code, ip=ip)
         return _login_page(request, error=exc.message)
     if user is None:
-        ratelimit.record(failure_keys, window_seconds=window)
-        candidate = renewal_candidate(cert)
-        login_failed(reason_code="unknown_certificate", ip=ip, subject=candidate)
-        if candidate is not None:
-            request.session["rebind"] = {"user_id": candidate.pk, "cert": certificate_to_session(cert),
-                                         "at": timezone.now().isoformat()}
-            request.session.save()
-            # Not signed in yet, but it holds the person's certificate and account id: the
-            # person's withdrawal must delete this session too.
-            session_tie(session=request.session, user=candidate,
-                        user_agent=request.META.get("HTTP_USER_AGENT", ""))
-            return redirect("rebind")
-        if superseded_certificate(cert):
-            return _login_page(request, error=_(
-                "이 인증서는 갱신된 인증서로 교체되었습니다. 새로 등록한 인증서로 로그인하세요."))
-        return _login_page(
-            request,
-            error=_("등록되지 않은 인증서입니다. 처음 사용하시는 경우 '사용자 가입'을 먼저 "
-                    "진행하세요."),
-        )
+        _count_failure(limits)
+        return _unknown_certificate(request, cert, ip)
     login(request, user, backend=BACKEND_PATH)
     login_recorded(user=user, ip=ip)
     return redirect("home")
+
+
+def _count_failure(limits: list[tuple[str, int]]) -> None:
+    ratelimit.record([key for key, _limit in limits],
+                     window_seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+
+
+def _unknown_certificate(request: HttpRequest, cert, ip: str) -> HttpResponse:
+    """A valid certificate no account holds: a renewal of an account's certificate goes on
+    to re-binding it; anything else says why it cannot sign in."""
+    candidate = renewal_candidate(cert)
+    login_failed(reason_code="unknown_certificate", ip=ip, subject=candidate)
+    if candidate is not None:
+        request.session["rebind"] = {"user_id": candidate.pk, "cert": certificate_to_session(cert),
+                                     "at": timezone.now().isoformat()}
+        request.session.save()
+        # Not signed in yet, but it holds the person's certificate and account id: the
+        # person's withdrawal must delete this session too.
+        session_tie(session=request.session, user=candidate,
+                    user_agent=request.META.get("HTTP_USER_AGENT", ""))
+        return redirect("rebind")
+    if superseded_certificate(cert):
+        return _login_page(request, error=_(
+            "이 인증서는 갱신된 인증서로 교체되었습니다. 새로 등록한 인증서로 로그인하세요."))
+    return _login_page(
+        request,
+        error=_("등록되지 않은 인증서입니다. 처음 사용하시는 경우 '사용자 가입'을 먼저 "
+                "진행하세요."),
+    )
 
 
 def _posted_identity(request: HttpRequest) -> CertificateIdentity | None:
@@ -246,42 +251,20 @@ def certificate_from_session(data: dict):
 @require_http_methods(["GET", "POST"])
 def rebind(request: HttpRequest) -> HttpResponse:
     """A renewed certificate: prove the old binding by a code sent to the account's phone."""
-    pending = request.session.get("rebind")
-    if not pending or (
-        timezone.now() - parse_datetime(pending["at"])
-    ).total_seconds() > settings.CERT_CHALLENGE_TTL_SECONDS * 2:
-        request.session.pop("rebind", None)
+    found = _rebind_pending(request)
+    if found is None:
         return redirect("login")
-    user = User.objects.filter(pk=pending["user_id"], status__in=["pending", "active"]).first()
-    if user is None:
-        request.session.pop("rebind", None)
-        return redirect("login")
+    pending, user = found
     if not request.session.session_key:
         request.session.save()
-    ip = client_ip(request)
-    error = ""
-    sent = False
-    if request.method == "POST":
-        action = request.POST.get("action")
-        try:
-            if action == "send_code":
-                phone_code_send(session_key=request.session.session_key, phone=user.mobile,
-                                ip=ip, purpose="rebind", user=user)
-                sent = True
-                messages.info(request, _("등록된 휴대폰번호로 인증번호를 보냈습니다."))
-            elif action == "verify_code":
-                phone_code_check(session_key=request.session.session_key, phone=user.mobile,
-                                 code=(request.POST.get("code") or "").strip(),
-                                 purpose="rebind", ip=ip)
-                certificate_rebind(user=user, certificate=certificate_from_session(pending["cert"]),
-                                   ip=ip)
-                request.session.pop("rebind", None)
-                login(request, user, backend=BACKEND_PATH)
-                login_recorded(user=user, ip=ip)
-                messages.success(request, _("갱신된 인증서가 등록되었습니다."))
-                return redirect("home")
-        except (PhoneVerificationError, SignupError) as exc:
-            error = exc.message
+    error, sent = "", False
+    try:
+        if request.method == "POST" and request.POST.get("action") == "send_code":
+            sent = _rebind_send_code(request, user)
+        elif request.method == "POST" and request.POST.get("action") == "verify_code":
+            return _rebind_verify(request, pending, user)
+    except (PhoneVerificationError, SignupError) as exc:
+        error = exc.message
     from kdcis.phones import mask_mobile
 
     return render(request, "accounts/rebind.html", {
@@ -291,4 +274,36 @@ def rebind(request: HttpRequest) -> HttpResponse:
     })
 
 
-# ----------------------------------------------------------------------------- the wizard
+def _rebind_pending(request: HttpRequest) -> tuple[dict, User] | None:
+    """The re-binding the certificate login started in this session, while it is fresh and
+    its account may still sign in; otherwise it is dropped."""
+    pending = request.session.get("rebind")
+    if pending and (timezone.now() - parse_datetime(pending["at"])).total_seconds() <= (
+            settings.CERT_CHALLENGE_TTL_SECONDS * 2):
+        user = User.objects.filter(pk=pending["user_id"],
+                                   status__in=["pending", "active"]).first()
+        if user is not None:
+            return pending, user
+    request.session.pop("rebind", None)
+    return None
+
+
+def _rebind_send_code(request: HttpRequest, user: User) -> bool:
+    phone_code_send(session_key=request.session.session_key, phone=user.mobile,
+                    ip=client_ip(request), purpose="rebind", user=user)
+    messages.info(request, _("등록된 휴대폰번호로 인증번호를 보냈습니다."))
+    return True
+
+
+def _rebind_verify(request: HttpRequest, pending: dict, user: User) -> HttpResponse:
+    """The code proves the account's phone: the renewed certificate replaces the old one
+    and the person is signed in."""
+    ip = client_ip(request)
+    phone_code_check(session_key=request.session.session_key, phone=user.mobile,
+                     code=(request.POST.get("code") or "").strip(), purpose="rebind", ip=ip)
+    certificate_rebind(user=user, certificate=certificate_from_session(pending["cert"]), ip=ip)
+    request.session.pop("rebind", None)
+    login(request, user, backend=BACKEND_PATH)
+    login_recorded(user=user, ip=ip)
+    messages.success(request, _("갱신된 인증서가 등록되었습니다."))
+    return redirect("home")

@@ -38,6 +38,16 @@ class Draft(dict):
         self.base = copy.deepcopy(data or {})
 
 
+def step_context(step: str, **extra) -> dict:
+    """What every step's page needs: the step bar and which step this is."""
+    return {"steps": STEP_LABELS, "current_step": step, **extra}
+
+
+def profile_of(draft: dict) -> dict:
+    """The 사용자정보등록 values of the draft (the same dict, so changes go into the draft)."""
+    return draft.setdefault("profile", {})
+
+
 def _row_key(session) -> str | None:
     return session.get(SESSION_KEY)
 

@@ -98,16 +98,15 @@ def main() -> None:
             timed("profile: ID check", lambda: s.get(base + "/signup/check-id/",
                                                      params={"username": username}))
             timed("profile: institution search", lambda: post(
-                "/signup/profile/", {**form, "action": "search"}))
+                "/signup/profile/search/", form))
             timed("profile: send SMS code", lambda: post(
-                "/signup/profile/", {**form, "action": "send_code"}))
+                "/signup/profile/send-code/", form))
             text = SmsMessage.objects.filter(to=mobile).order_by("-id").values_list(
                 "text", flat=True)[0]
             code = text.split("[")[2].split("]")[0]
             timed("profile: verify code", lambda: post(
-                "/signup/profile/", {**form, "action": "verify_code", "code": code}))
-            r = timed("profile: next", lambda: post("/signup/profile/",
-                                                     {**form, "action": "next"}))
+                "/signup/profile/verify-code/", {**form, "code": code}))
+            r = timed("profile: next", lambda: post("/signup/profile/", form))
             assert r.headers.get("Location") == "/signup/permissions/", r.status_code
             timed("permissions (GET)", lambda: s.get(base + "/signup/permissions/"))
             r = timed("permissions (POST, submit)", lambda: post("/signup/permissions/", {

@@ -143,15 +143,11 @@ class NewApplicant(PortalUser):
         form = {"username": username, "mobile": mobile, "office_phone": "0221483500",
                 "query": "종로연세", "institution_choice": INSTITUTION_ID}
         self.client.get(f"/signup/check-id/?username={username}", name="/signup/check-id/")
-        self._post("/signup/profile/", {**form, "action": "search"},
-                   name="/signup/profile/ (search)")
-        self._post("/signup/profile/", {**form, "action": "send_code"},
-                   name="/signup/profile/ (send code)")
-        self._post("/signup/profile/", {**form, "action": "verify_code",
-                                        "code": _sms_code(mobile)},
-                   name="/signup/profile/ (verify)")
-        self._post("/signup/profile/", {**form, "action": "next"},
-                   name="/signup/profile/ (next)")
+        self._post("/signup/profile/search/", form, name="/signup/profile/search/")
+        self._post("/signup/profile/send-code/", form, name="/signup/profile/send-code/")
+        self._post("/signup/profile/verify-code/", {**form, "code": _sms_code(mobile)},
+                   name="/signup/profile/verify-code/")
+        self._post("/signup/profile/", form, name="/signup/profile/ (next)")
         self.client.get("/signup/permissions/", name="/signup/permissions/ (GET)")
         data = {"perm_vaccination_user": "on", "body_vaccination_user": BODY_ID,
                 "csrfmiddlewaretoken": self.client.cookies.get("csrftoken", "")}

@@ -39,23 +39,26 @@ def institution_info(request: HttpRequest) -> HttpResponse:
         return render(request, TEMPLATE, {"not_medical": True, "institution": institution},
                       status=403)
     current = supplementary_info_of(institution)
-    status = 200
-    if request.method == "POST":
-        form = SupplementaryInfoForm(request.POST, institution=institution, current=current)
-        if form.is_valid():
-            try:
-                supplementary_info_save(institution=institution, data=form.data_for_service(),
-                                        actor=request.user, ip=client_ip(request))
-            except InstitutionError as exc:
-                form.add_error(None, exc.message)
-            else:
-                messages.success(request, _("저장되었습니다."))
-                return redirect("vaccination_institution_info")
-        status = 400
-    else:
-        form = SupplementaryInfoForm(institution=institution, current=current)
+    if request.method != "POST":
+        return _form_page(request, SupplementaryInfoForm(institution=institution,
+                                                         current=current), current)
+    form = SupplementaryInfoForm(request.POST, institution=institution, current=current)
+    if form.is_valid():
+        try:
+            supplementary_info_save(institution=institution, data=form.data_for_service(),
+                                    actor=request.user, ip=client_ip(request))
+        except InstitutionError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("저장되었습니다."))
+            return redirect("vaccination_institution_info")
+    return _form_page(request, form, current, status=400)
+
+
+def _form_page(request: HttpRequest, form: SupplementaryInfoForm, current, *,
+               status: int = 200) -> HttpResponse:
     return render(request, TEMPLATE, {
-        "form": form, "institution": institution, "current": current,
+        "form": form, "institution": form.institution, "current": current,
         "jurisdiction_options": body_options(
             body_option_rows(form.fields["jurisdiction"].queryset), form.jurisdiction_selected),
         "other_system_name": OTHER_SYSTEM_NAME, "email_domains": EMAIL_DOMAINS,

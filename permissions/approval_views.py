@@ -7,55 +7,24 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from institutions.models import Region
-from kdcis.ids import parse_id, safe_local_path
 from kdcis.korean import particle
 from kdcis.phones import mask_mobile
 from kdcis.ratelimit import client_ip
 from permissions.decorators import officer_required
+from permissions.forms import STATUS_CHOICES, DecisionForm, QueueFilterForm
 from permissions.models import Grant, PermissionType
 from permissions.selectors import approval_queue_for, approval_queue_page, grant_for_officer
 from permissions.services import GrantError, grant_transfer, grants_decide
-
-STATUS_CHOICES = [("requested", gettext_lazy("신청중")), ("approved", gettext_lazy("승인")),
-                  ("rejected", gettext_lazy("반려")), ("cancelled", gettext_lazy("신청취소")),
-                  ("revoked", gettext_lazy("미승인")), ("all", gettext_lazy("전체"))]
-
-
-def _filters(request: HttpRequest) -> dict:
-    get = request.GET
-    status = get.get("status", "requested")
-    if status not in dict(STATUS_CHOICES):
-        status = "requested"
-    return {
-        "status": status,
-        "permission": get.get("permission", "")[:40],
-        "region": get.get("region", "")[:2],
-        "date_from": parse_date(get.get("date_from", "") or "") if _is_date(get.get(
-            "date_from")) else None,
-        "date_to": parse_date(get.get("date_to", "") or "") if _is_date(get.get(
-            "date_to")) else None,
-        "q": get.get("q", "")[:60],
-    }
 
 
 def _approver_kind(officer) -> str:
     if officer.body.kind == officer.body.Kind.CENTRAL:
         return PermissionType.Approver.CENTRAL
     return PermissionType.Approver.HEALTH_CENTER
-
-
-def _is_date(value) -> bool:
-    try:
-        return bool(value) and parse_date(value) is not None
-    except ValueError:
-        return False
 
 
 def _off_jurisdiction(grant, body) -> bool:
@@ -97,18 +66,16 @@ def _rows(grants: list[dict], body) -> list[dict]:
 @require_GET
 def approval_queue(request: HttpRequest) -> HttpResponse:
     officer = request.user.officer
-    filters = _filters(request)
-    query_string = urlencode({k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                              for k, v in filters.items() if v})
-    page = approval_queue_page(officer, after=request.GET.get("after", ""),
-                               before=request.GET.get("before", ""), **filters)
+    form = QueueFilterForm(request.GET)
+    filters = form.filters()
+    page = approval_queue_page(officer, **form.cursor(), **filters)
     return render(request, "permissions/approvals.html", {
         "officer": officer, "queue": page, "rows": _rows(page.grants, officer.body),
         "ticked": set(request.session.pop(TICKED_SESSION_KEY, [])),
         "filters": filters, "status_choices": STATUS_CHOICES,
         "permission_types": PermissionType.objects.filter(approver=_approver_kind(officer)),
         "regions": Region.objects.all(),
-        "query_string": query_string, "day_unit": _("일"),
+        "query_string": form.query_string(), "day_unit": _("일"),
     })
 
 
@@ -132,16 +99,6 @@ def approval_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
         "masked_mobile": mask_mobile(grant.user.mobile),
         "waiting_days": (timezone.localdate() - timezone.localdate(grant.requested_at)).days,
     })
-
-
-def _ids(request: HttpRequest) -> list[int]:
-    ids = []
-    for raw in request.POST.getlist("grant"):
-        grant_id = parse_id(raw)
-        if grant_id is None:
-            raise Http404
-        ids.append(grant_id)
-    return list(dict.fromkeys(ids))
 
 
 @officer_required
@@ -170,35 +127,32 @@ TICKED_SESSION_KEY = "approvals_ticked"
 def approval_decide(request: HttpRequest) -> HttpResponse:
     """Approve or reject one or many ticked requests; each is decided on its own."""
     officer = request.user.officer
-    ids = _ids(request)
-    action = request.POST.get("action")
-    reason = (request.POST.get("reason") or "").strip()
-    back = safe_local_path(request.POST.get("back"), "/approvals/")
-    if not back.startswith("/approvals/"):
-        back = "/approvals/"
-    if action not in ("approve", "reject"):
-        messages.error(request, _("승인 또는 반려를 선택하세요."))
-        return redirect(back)
-    if not ids:
-        messages.error(request, _("처리할 신청을 선택하세요."))
-        return redirect(back)
-    # Another body's request in the list: the whole request is refused as not found.
-    in_scope = set(approval_queue_for(officer, status="all").filter(pk__in=ids)
+    form = DecisionForm(request.POST)
+    valid = form.is_valid()
+    # Another body's request in the list, or no id at all: the whole post is not found.
+    in_scope = set(approval_queue_for(officer, status="all").filter(pk__in=form.grant_ids)
                    .values_list("pk", flat=True))
-    if in_scope != set(ids):
+    if form.tampered or in_scope != set(form.grant_ids):
         raise Http404
-    if action == "reject" and not reason:
-        messages.error(request, _("반려 사유를 입력하세요."))
-        request.session[TICKED_SESSION_KEY] = ids  # the page comes back with them ticked
-        return redirect(back)
-    for decision in grants_decide(grant_ids=ids, approve=action == "approve", reason=reason,
-                                  officer=officer, ip=client_ip(request)):
-        grant = decision.grant
-        if grant is None:
-            messages.error(request, _("신청 #%(id)d: %(msg)s") % {"id": decision.grant_id,
-                                                                 "msg": decision.error})
-        else:
-            messages.success(request, _("신청 #%(id)d (%(name)s, %(perm)s): %(result)s") % {
-                "id": grant.pk, "name": grant.user.name, "perm": grant.permission_type.name,
-                "result": grant.get_status_display()})
-    return redirect(back)
+    if not valid:
+        messages.error(request, form.first_error())
+        if "reason" in form.errors:  # the page comes back with them ticked
+            request.session[TICKED_SESSION_KEY] = form.grant_ids
+        return redirect(form.back_path())
+    decisions = grants_decide(grant_ids=form.grant_ids, reason=form.cleaned_data["reason"],
+                              approve=form.cleaned_data["action"] == "approve",
+                              officer=officer, ip=client_ip(request))
+    for decision in decisions:
+        _report_decision(request, decision)
+    return redirect(form.back_path())
+
+
+def _report_decision(request: HttpRequest, decision) -> None:
+    grant = decision.grant
+    if grant is None:
+        messages.error(request, _("신청 #%(id)d: %(msg)s") % {"id": decision.grant_id,
+                                                             "msg": decision.error})
+    else:
+        messages.success(request, _("신청 #%(id)d (%(name)s, %(perm)s): %(result)s") % {
+            "id": grant.pk, "name": grant.user.name, "perm": grant.permission_type.name,
+            "result": grant.get_status_display()})

@@ -480,7 +480,7 @@ def test_the_signup_wizard_works_with_the_keyboard_alone(
 
     tab_to(page, "#id_mobile")
     page.keyboard.type(mobile)
-    tab_to(page, "button[value=send_code]")
+    tab_to(page, "button[formaction$='/send-code/']")
     page.keyboard.press("Enter")
     expect(page.get_by_text("인증번호를 보냈습니다.")).to_be_visible()
 
@@ -493,7 +493,7 @@ def test_the_signup_wizard_works_with_the_keyboard_alone(
     expect(select.locator("option:checked")).to_have_text("병의원")
     tab_to(page, "#id_query")
     page.keyboard.type("종로")
-    tab_to(page, "button[value=search]")
+    tab_to(page, "button[formaction$='/search/']")
     page.keyboard.press("Enter")
     expect(page.locator("fieldset.results")).to_be_visible()
 
@@ -508,14 +508,14 @@ def test_the_signup_wizard_works_with_the_keyboard_alone(
 
     tab_to(page, "#id_code")
     page.keyboard.type(last_sms_code(sms_log, mobile))
-    tab_to(page, "button[value=verify_code]")
+    tab_to(page, "button[formaction$='/verify-code/']")
     page.keyboard.press("Enter")
     expect(page.locator("#mobile-verified")).to_have_text("인증 완료")
     expect(page.locator("#selected-institution")).to_contain_text("종로연세의원")
 
     tab_to(page, "#id_office_phone")
     page.keyboard.type(OFFICE)
-    tab_to(page, "button[value=next]")
+    tab_to(page, "[data-profile-form] .actions button[type=submit]")
     page.keyboard.press("Enter")
 
     # 04 권한신청: the health center is pre-selected; Space ticks, Enter sends.

@@ -46,12 +46,12 @@ def complete_profile(client, *, username: str = "newuser01", mobile: str = "0105
     inst = Institution.objects.get(number=institution_number)
     base = {"username": username, "query": inst.name, "mobile": mobile,
             "office_phone": office_phone, "institution_choice": str(inst.pk)}
-    client.post("/signup/profile/", {**base, "action": "check_id"})
-    client.post("/signup/profile/", {**base, "action": "send_code"})
+    client.post("/signup/profile/check-id/", base)
+    client.post("/signup/profile/send-code/", base)
     code = sms_code_from_outbox(mobile)
-    client.post("/signup/profile/", {**base, "action": "verify_code", "code": code})
+    client.post("/signup/profile/verify-code/", {**base, "code": code})
     assert PhoneVerification.objects.filter(phone=mobile, verified_at__isnull=False).exists()
-    return client.post("/signup/profile/", {**base, "action": "next"}, follow=follow)
+    return client.post("/signup/profile/", base, follow=follow)
 
 
 def bind(user, issued: pki.Issued):

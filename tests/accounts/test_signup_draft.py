@@ -79,8 +79,8 @@ def test_the_form_check_and_the_live_check_share_one_limit(client, test_pki, ref
     for n in range(2):
         assert client.get("/signup/check-id/", {"username": f"live{n}id"}).json()["ok"]
     for n in range(2):
-        client.post("/signup/profile/", {"username": f"form{n}id", "action": "check_id"})
-    page = client.post("/signup/profile/", {"username": "form9id", "action": "check_id"},
+        client.post("/signup/profile/check-id/", {"username": f"form{n}id"})
+    page = client.post("/signup/profile/check-id/", {"username": "form9id"},
                        follow=True).content.decode()
     assert "아이디 확인을 너무 많이 시도했습니다" in page
     assert client.get("/signup/check-id/", {"username": "live9id"}).status_code == 429
@@ -158,7 +158,7 @@ def test_overlapping_check_search_and_code_requests_never_lose_a_field(test_pki,
     walk_to_profile(browser, test_pki)
     cookies = browser.cookies
     form = {"username": "raceid01", "mobile": MOBILE, "office_phone": "0221483500"}
-    browser.post("/signup/profile/", {**form, "query": "query-0", "action": "search"})
+    browser.post("/signup/profile/search/", {**form, "query": "query-0"})
     row = SignupDraft.objects.get()
     overlapped = 0
 
@@ -169,8 +169,8 @@ def test_overlapping_check_search_and_code_requests_never_lose_a_field(test_pki,
         typed = {**form, "query": f"query-{round_}"}
         requests = [
             ("get", "/signup/check-id/", {"username": f"typed{round_}"}),
-            ("post", "/signup/profile/", {**typed, "action": "search"}),
-            ("post", "/signup/profile/", {**typed, "action": "send_code"}),
+            ("post", "/signup/profile/search/", typed),
+            ("post", "/signup/profile/send-code/", typed),
         ]
         spans = _all_at_once(cookies, requests)
         if max(s for s, _e in spans) < min(e for _s, e in spans):

@@ -146,9 +146,9 @@ def test_a_certificate_bound_to_someone_else_is_refused(client, test_pki, person
 def test_bad_ids_get_a_korean_message_and_keep_the_rest(client, test_pki, reference_data,
                                                         username, message):
     walk_to_profile(client, test_pki)
-    response = client.post("/signup/profile/", {
+    response = client.post("/signup/profile/check-id/", {
         "username": username, "mobile": "01012345678", "office_phone": "0221483500",
-        "query": "종로", "action": "check_id"}, follow=True)
+        "query": "종로"}, follow=True)
     body = html(response)
     assert message in body
     assert 'value="01012345678"' in body and 'value="0221483500"' in body
@@ -187,7 +187,7 @@ def test_a_non_010_mobile_is_refused_before_any_sms(client, test_pki, reference_
     from kdcis.models import SmsMessage
 
     walk_to_profile(client, test_pki)
-    response = client.post("/signup/profile/", {"mobile": "0111234567", "action": "send_code"},
+    response = client.post("/signup/profile/send-code/", {"mobile": "0111234567"},
                            follow=True)
     assert "010으로 시작하는 11자리" in html(response)
     assert not SmsMessage.objects.exists()
@@ -197,8 +197,8 @@ def test_next_without_phone_verification_or_institution_is_refused(client, test_
                                                                    reference_data):
     walk_to_profile(client, test_pki)
     response = client.post("/signup/profile/", {
-        "username": "newuser01", "mobile": "01012345678", "office_phone": "0221483500",
-        "action": "next"}, follow=True)
+        "username": "newuser01", "mobile": "01012345678", "office_phone": "0221483500"},
+        follow=True)
     body = html(response)
     assert "'휴대폰번호 인증'을 완료하세요" in body
     assert "소속기관을 선택하세요" in body
@@ -207,13 +207,13 @@ def test_next_without_phone_verification_or_institution_is_refused(client, test_
 def test_the_institution_search_pages_and_hints_when_nothing_is_found(client, test_pki,
                                                                       reference_data):
     walk_to_profile(client, test_pki)
-    body = html(client.post("/signup/profile/", {"query": "없는기관이름", "action": "search"}, follow=True))
+    body = html(client.post("/signup/profile/search/", {"query": "없는기관이름"}, follow=True))
     assert "검색된 기관이 없습니다" in body and "기관등록 절차 안내" in body
-    body = html(client.post("/signup/profile/", {"query": "11110101", "action": "search"}, follow=True))
+    body = html(client.post("/signup/profile/search/", {"query": "11110101"}, follow=True))
     assert "종로연세의원" in body
-    body = html(client.post("/signup/profile/", {"query": "의원", "action": "search"}, follow=True))
+    body = html(client.post("/signup/profile/search/", {"query": "의원"}, follow=True))
     assert "다음 목록" in body
-    body = html(client.post("/signup/profile/", {"query": "의원", "action": "page:2"}, follow=True))
+    body = html(client.post("/signup/profile/results/", {"query": "의원", "page": "2"}, follow=True))
     assert "2 / " in body
 
 
@@ -278,18 +278,18 @@ def test_back_keeps_what_was_typed(client, test_pki, reference_data):
 class TestPhoneVerification:
     def test_five_wrong_codes_void_it(self, client, test_pki, reference_data):
         walk_to_profile(client, test_pki)
-        client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
+        client.post("/signup/profile/send-code/", {"mobile": "01055556666"})
         good = sms_code_from_outbox("01055556666")
         wrong = "000000" if good != "000000" else "111111"
         for left in (4, 3, 2, 1):
-            body = html(client.post("/signup/profile/", {
-                "mobile": "01055556666", "code": wrong, "action": "verify_code"}, follow=True))
+            body = html(client.post("/signup/profile/verify-code/", {
+                "mobile": "01055556666", "code": wrong}, follow=True))
             assert f"남은 입력 횟수: {left}회" in body
-        body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "code": wrong, "action": "verify_code"}, follow=True))
+        body = html(client.post("/signup/profile/verify-code/", {
+            "mobile": "01055556666", "code": wrong}, follow=True))
         assert "더 이상 사용할 수 없습니다" in body
-        body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "code": good, "action": "verify_code"}, follow=True))
+        body = html(client.post("/signup/profile/verify-code/", {
+            "mobile": "01055556666", "code": good}, follow=True))
         assert "다시 받으세요" in body
 
     def test_an_empty_or_non_numeric_code_costs_no_try_and_full_width_digits_work(
@@ -297,43 +297,43 @@ class TestPhoneVerification:
         from accounts.models import PhoneVerification
 
         walk_to_profile(client, test_pki)
-        client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
+        client.post("/signup/profile/send-code/", {"mobile": "01055556666"})
         for slip in ("", "abcdef", "12 34", "１２３"):
-            body = html(client.post("/signup/profile/", {
-                "mobile": "01055556666", "code": slip, "action": "verify_code"}, follow=True))
+            body = html(client.post("/signup/profile/verify-code/", {
+                "mobile": "01055556666", "code": slip}, follow=True))
             assert "인증번호 6자리 숫자를 입력하세요" in body
         assert PhoneVerification.objects.get().attempts == 0
         full_width = sms_code_from_outbox("01055556666").translate(
             str.maketrans("0123456789", "０１２３４５６７８９"))
-        body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "code": full_width, "action": "verify_code"}, follow=True))
+        body = html(client.post("/signup/profile/verify-code/", {
+            "mobile": "01055556666", "code": full_width}, follow=True))
         assert "휴대폰번호 인증이 완료되었습니다" in body
 
     def test_resend_waits_sixty_seconds(self, client, test_pki, reference_data):
         walk_to_profile(client, test_pki)
-        client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
-        body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "action": "send_code"}, follow=True))
+        client.post("/signup/profile/send-code/", {"mobile": "01055556666"})
+        body = html(client.post("/signup/profile/send-code/", {
+            "mobile": "01055556666"}, follow=True))
         assert "초 후에 다시 받을 수 있습니다" in body
 
     def test_an_expired_code_is_refused(self, client, test_pki, reference_data):
         from accounts.models import PhoneVerification
 
         walk_to_profile(client, test_pki)
-        client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
+        client.post("/signup/profile/send-code/", {"mobile": "01055556666"})
         code = sms_code_from_outbox("01055556666")
         from django.utils import timezone
 
         PhoneVerification.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
-        body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "code": code, "action": "verify_code"}, follow=True))
+        body = html(client.post("/signup/profile/verify-code/", {
+            "mobile": "01055556666", "code": code}, follow=True))
         assert "인증 시간이 지났습니다" in body
 
     def test_codes_are_stored_hashed(self, client, test_pki, reference_data):
         from accounts.models import PhoneVerification
 
         walk_to_profile(client, test_pki)
-        client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
+        client.post("/signup/profile/send-code/", {"mobile": "01055556666"})
         code = sms_code_from_outbox("01055556666")
         assert code not in PhoneVerification.objects.get().code_hash
 
@@ -341,12 +341,12 @@ class TestPhoneVerification:
         from django.test import Client
 
         walk_to_profile(client, test_pki)
-        client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
+        client.post("/signup/profile/send-code/", {"mobile": "01055556666"})
         code = sms_code_from_outbox("01055556666")
         other = Client()
         walk_to_profile(other, test_pki, cn="다른이()77")
-        body = html(other.post("/signup/profile/", {
-            "mobile": "01055556666", "code": code, "action": "verify_code"}, follow=True))
+        body = html(other.post("/signup/profile/verify-code/", {
+            "mobile": "01055556666", "code": code}, follow=True))
         assert "인증번호를 받으세요" in body
 
     def test_sends_per_number_per_day_are_capped(self, client, test_pki, reference_data,
@@ -355,9 +355,9 @@ class TestPhoneVerification:
         settings.PHONE_CODE_MAX_PER_NUMBER_PER_DAY = 2
         walk_to_profile(client, test_pki)
         for _ in range(2):
-            client.post("/signup/profile/", {"mobile": "01055556666", "action": "send_code"})
-        body = html(client.post("/signup/profile/", {
-            "mobile": "01055556666", "action": "send_code"}, follow=True))
+            client.post("/signup/profile/send-code/", {"mobile": "01055556666"})
+        body = html(client.post("/signup/profile/send-code/", {
+            "mobile": "01055556666"}, follow=True))
         assert "하루에 받을 수 있는 인증번호 횟수를 넘었습니다" in body
 
     def test_sends_per_ip_per_hour_are_capped(self, client, test_pki, reference_data,
@@ -365,9 +365,9 @@ class TestPhoneVerification:
         settings.PHONE_CODE_MAX_PER_IP_PER_HOUR = 2
         walk_to_profile(client, test_pki)
         for n in range(2):
-            client.post("/signup/profile/", {"mobile": f"0105555000{n}", "action": "send_code"})
-        body = html(client.post("/signup/profile/", {
-            "mobile": "01055550009", "action": "send_code"}, follow=True))
+            client.post("/signup/profile/send-code/", {"mobile": f"0105555000{n}"})
+        body = html(client.post("/signup/profile/send-code/", {
+            "mobile": "01055550009"}, follow=True))
         assert "인증번호 요청이 너무 많습니다" in body
 
     def test_changing_the_number_after_verification_needs_a_new_code(self, client, test_pki,
@@ -375,8 +375,8 @@ class TestPhoneVerification:
         walk_to_profile(client, test_pki)
         complete_profile(client, mobile="01055556666")
         response = client.post("/signup/profile/", {
-            "username": "newuser01", "mobile": "01077778888", "office_phone": "0221483500",
-            "action": "next"}, follow=True)
+            "username": "newuser01", "mobile": "01077778888", "office_phone": "0221483500"},
+            follow=True)
         assert "'휴대폰번호 인증'을 완료하세요" in html(response)
 
 
@@ -401,3 +401,75 @@ def test_signup_time_phone_audit_rows_keep_no_address(client, test_pki, referenc
     assert {r.action for r in rows} >= {"phone.code_sent", "phone.verified"}
     assert all(r.ip is None for r in rows)
     assert PhoneVerification.objects.get().ip == "127.0.0.1"
+
+
+# ------------------------------------------------- the buttons of 사용자정보등록, without script
+
+TYPED = {"username": "typed01", "query": "종로", "mobile": "0105555", "office_phone": "022148"}
+
+
+def _buttons(body: str) -> dict[str, tuple[str, dict]]:
+    """The form's submit buttons as a browser without script sends them: label → (the URL
+    the form goes to, the button's own name and value)."""
+    import re
+
+    form_url = re.search(r'<form method="post" action="([^"]+)"[^>]*data-profile-form', body)
+    buttons = {}
+    for attrs, label in re.findall(r'<button type="submit"([^>]*)>([^<]+)</button>', body):
+        url = re.search(r'formaction="([^"]+)"', attrs)
+        named = re.search(r'name="([^"]+)" value="([^"]+)"', attrs)
+        buttons[label.strip()] = (url.group(1) if url else form_url.group(1),
+                                  dict([named.groups()]) if named else {})
+    return buttons
+
+
+@pytest.mark.parametrize(("label", "message"), [
+    ("저장", None),  # the Enter key's button
+    ("중복검사", "사용할 수 있는 아이디입니다."),
+    ("검색", "종로연세의원"),
+    ("휴대폰번호 인증", "010으로 시작하는 11자리"),
+    ("다음", "지역번호를 포함한 올바른 전화번호"),
+])
+def test_each_button_answers_on_the_same_page_and_keeps_what_was_typed(
+        client, test_pki, reference_data, label, message):
+    walk_to_profile(client, test_pki)
+    url, own = _buttons(html(client.get("/signup/profile/")))[label]
+    response = client.post(url, {**TYPED, **own}, follow=True)
+    assert response.redirect_chain == [("/signup/profile/", 302)]
+    body = html(response)
+    for value in TYPED.values():
+        assert f'value="{value}"' in body
+    if message:
+        assert message in body
+
+
+def test_the_results_pages_and_the_code_check_keep_what_was_typed(client, test_pki,
+                                                                 reference_data):
+    walk_to_profile(client, test_pki)
+    typed = {**TYPED, "query": "의원", "mobile": "01055556666"}
+    url, own = _buttons(html(client.post("/signup/profile/search/", typed, follow=True)))[
+        "다음 목록"]
+    body = html(client.post(url, {**typed, **own}, follow=True))
+    assert "2 / " in body and 'value="의원"' in body and 'value="typed01"' in body
+    url, own = _buttons(html(client.post("/signup/profile/send-code/", typed, follow=True)))[
+        "확인"]
+    body = html(client.post(url, {**typed, **own, "code": "12"}, follow=True))
+    assert "인증번호 6자리 숫자를 입력하세요" in body
+    assert 'value="01055556666"' in body and 'value="typed01"' in body
+
+
+def test_a_search_without_a_name_says_what_to_type(client, test_pki, reference_data):
+    walk_to_profile(client, test_pki)
+    body = html(client.post("/signup/profile/search/", {**TYPED, "query": "  "}, follow=True))
+    assert "검색할 기관명 또는 기관번호를 입력하세요" in body
+    assert 'value="typed01"' in body
+
+
+def test_a_page_number_that_is_not_one_shows_the_first_page(client, test_pki,
+                                                            reference_data):
+    walk_to_profile(client, test_pki)
+    client.post("/signup/profile/search/", {"query": "의원"})
+    for page in ("²", "-3", "9" * 5000, "abc"):
+        response = client.post("/signup/profile/results/", {"query": "의원", "page": page},
+                               follow=True)
+        assert response.status_code == 200 and "1 / " in html(response)

@@ -125,10 +125,9 @@ def test_withdrawal_leaves_none_of_the_persons_values_in_any_table(
     other_pc = Client(REMOTE_ADDR=IP)
     other_pc.post("/signup/consent/", {"agree": "on"})
     post_certificate(other_pc, "/signup/certificate/", issued)
-    other_pc.post("/signup/profile/", {"username": USERNAME, "mobile": MOBILE,
+    other_pc.post("/signup/profile/send-code/", {"username": USERNAME, "mobile": MOBILE,
                                        "office_phone": OFFICE, "query": institution.name,
-                                       "institution_choice": str(institution.pk),
-                                       "action": "send_code"})
+                                       "institution_choice": str(institution.pk)})
     assert SignupDraft.objects.filter(data__icontains=MOBILE).exists()
     browser = Client(REMOTE_ADDR=IP)
     browser.post("/signup/consent/", {"agree": "on"})

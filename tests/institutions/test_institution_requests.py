@@ -46,7 +46,7 @@ def applicant(client, personas, test_pki):
 
 
 def test_the_no_result_state_offers_the_request(applicant):
-    applicant.post("/signup/profile/", {"query": "없는이름의원", "action": "search"})
+    applicant.post("/signup/profile/search/", {"query": "없는이름의원"})
     page = applicant.get("/signup/profile/").content.decode()
     assert "검색된 기관이 없습니다" in page and "/signup/institution-request/" in page
 
@@ -177,7 +177,7 @@ def test_a_closed_institution_cannot_be_chosen(applicant, personas):
 
     inst = Institution.objects.get(number="11110102")
     Institution.objects.filter(pk=inst.pk).update(status="closed", closed_at=timezone.now())
-    applicant.post("/signup/profile/", {"query": inst.name, "action": "search"})
+    applicant.post("/signup/profile/search/", {"query": inst.name})
     page = applicant.get("/signup/profile/").content.decode()
     assert f'id="inst-{inst.pk}"' not in page and "검색된 기관이 없습니다" in page
 

@@ -92,12 +92,12 @@ def test_a_signup_alternating_between_two_servers_loses_nothing(two_servers, tes
     inst = Institution.objects.get(number="11110101")
     form = {"username": "twoservers", "mobile": "01024681357", "office_phone": "0221483500",
             "query": "종로", "institution_choice": str(inst.pk)}
-    post("/signup/profile/", {**form, "action": "search"})
-    post("/signup/profile/", {**form, "action": "send_code"})
+    post("/signup/profile/search/", form)
+    post("/signup/profile/send-code/", form)
     text = SmsMessage.objects.filter(to="01024681357").latest("id").text
     code = text.split("[")[2].split("]")[0]
-    post("/signup/profile/", {**form, "action": "verify_code", "code": code})
-    assert post("/signup/profile/", {**form, "action": "next"}).headers["Location"] == (
+    post("/signup/profile/verify-code/", {**form, "code": code})
+    assert post("/signup/profile/", form).headers["Location"] == (
         "/signup/permissions/")
     assert "예방접종관리 User" in get("/signup/permissions/").text
     body = ApprovingBody.objects.get(code="HC-11110-1")

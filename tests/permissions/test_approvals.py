@@ -181,6 +181,15 @@ class TestQueueFilters:
         assert client.get("/approvals/", {"date_from": "not-a-date", "status": "zzz",
                                           "page": "-1"}).status_code == 200
 
+    def test_a_bad_filter_value_is_dropped_and_the_others_still_apply(self, client, personas):
+        client.force_login(personas.oscar)
+        page = body(client.get("/approvals/", {"status": "zzz", "date_from": "2026-02-30",
+                                               "date_to": "99999-01-01", "q": "종로연세"}))
+        assert "김앨리" in page  # the requests still waiting, searched
+        assert '<option value="requested" selected>' in page
+        assert 'name="date_from" value=""' in page and 'value="종로연세"' in page
+        assert "김앨리" not in body(client.get("/approvals/", {"status": "zzz", "q": "없는사람"}))
+
     def test_the_queue_page_costs_a_constant_number_of_queries(self, client, personas,
                                                                django_assert_max_num_queries,
                                                                make_verified):

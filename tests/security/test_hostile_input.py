@@ -504,7 +504,12 @@ def test_signup_certificate(client, reference_data, stranger):
 PROFILE_FIELDS = ("name", "username", "institution_type", "query", "institution",
                   "institution_choice", "mobile", "code", "office_phone")
 # What was typed before, in the other of the two runs of each example.
-PRIOR = {"action": "check_id", "name": "이전값", "username": "prior01", "query": "종로",
+# Each button of the step posts the whole form to its own URL.
+BUTTONS = {"check_id": "/signup/profile/check-id/", "search": "/signup/profile/search/",
+           "send_code": "/signup/profile/send-code/", "verify_code": "/signup/profile/verify-code/",
+           "next": "/signup/profile/", "save": "/signup/profile/save/",
+           "page": "/signup/profile/results/"}
+PRIOR = {"button": "check_id", "name": "이전값", "username": "prior01", "query": "종로",
          "mobile": "01099990000", "office_phone": "0212345678"}
 
 
@@ -517,10 +522,17 @@ def profile_valid(institution) -> dict[str, str]:
 
 def profile_fields(institution) -> st.SearchStrategy[dict[str, str]]:
     valid = profile_valid(institution)
-    actions = st.one_of(
-        st.sampled_from(("check_id", "search", "send_code", "verify_code", "next")),
-        hostile().map(lambda v: f"page:{v}"), hostile())
-    return st.tuples(actions, mutated(valid)).map(lambda pair: {"action": pair[0], **pair[1]})
+    buttons = st.one_of(
+        st.sampled_from(tuple(b for b in BUTTONS if b != "page")).map(lambda b: {"button": b}),
+        hostile().map(lambda v: {"button": "page", "page": v}))
+    return st.tuples(buttons, mutated(valid)).map(lambda pair: {**pair[0], **pair[1]})
+
+
+def post_profile(findings, client, fields: dict[str, str], example: dict[str, str]):
+    """Press the button `fields` names, with the rest of `fields` as the typed form."""
+    typed = {k: v for k, v in fields.items() if k != "button"}
+    return findings.request(client, "post", BUTTONS[fields["button"]], typed, example=example,
+                            follow=True)
 
 
 def expected_profile_messages(fields: dict[str, str]) -> list[str]:
@@ -529,7 +541,7 @@ def expected_profile_messages(fields: dict[str, str]) -> list[str]:
     from kdcis.phones import is_mobile
 
     fields = {k: arrives(v) for k, v in fields.items()}
-    action = fields["action"]
+    action = fields["button"]
     expected = []
     if action in ("check_id", "next"):
         username = fields["username"].strip()
@@ -567,13 +579,15 @@ def test_signup_profile(client, test_pki, reference_data):
     institution = Institution.objects.get(number="11110101")  # 종로연세의원
     valid = profile_valid(institution)
     sharp = (
-        {"action": "check_id", "username": "newuser" + "x" * 40},  # longer than the field
-        {"action": "check_id", "username": NUL},
-        {"action": "send_code", "mobile": "010" + "1" * 30},
-        {"action": "search", "query": "연세" * 40},
-        {"action": "next", "office_phone": "0" * 25},
-        {"action": "search", "institution_choice": SUPERSCRIPT},
-        {"action": "search", "institution_choice": HUGE},
+        {"button": "check_id", "username": "newuser" + "x" * 40},  # longer than the field
+        {"button": "check_id", "username": NUL},
+        {"button": "send_code", "mobile": "010" + "1" * 30},
+        {"button": "search", "query": "연세" * 40},
+        {"button": "next", "office_phone": "0" * 25},
+        {"button": "search", "institution_choice": SUPERSCRIPT},
+        {"button": "search", "institution_choice": HUGE},
+        {"button": "page", "page": HUGE},
+        {"button": "page", "page": SUPERSCRIPT},
     )
 
     @fuzz(40)
@@ -584,25 +598,22 @@ def test_signup_profile(client, test_pki, reference_data):
         for prior in ("fresh", "typed before"):
             with isolated(client):
                 if prior != "fresh":
-                    findings.request(client, "post", "/signup/profile/", PRIOR, example=fields)
-                response = findings.request(client, "post", "/signup/profile/", fields,
-                                            example=fields, follow=True)
+                    post_profile(findings, client, PRIOR, fields)
+                response = post_profile(findings, client, fields, fields)
                 shown[prior] = messages_of(response)
                 if stored_markup():
                     findings.add("profile: markup stored", "the raw markup was stored", fields)
         if len(shown) < 2:
             return
         fresh, typed = shown["fresh"], shown["typed before"]
-        action = fields["action"]
-        known = ("check_id", "search", "send_code", "verify_code", "next")
-        label = action if action in known else "page:…" if action.startswith("page:") else "other"
+        button = fields["button"]
         for message in expected_profile_messages(fields):
             for prior, got in shown.items():
-                findings.expect(has(got, message), f"profile {label}: {message[:24]} ({prior})",
-                                f"profile, action {abbreviate(action)} ({prior}): expected "
+                findings.expect(has(got, message), f"profile {button}: {message[:24]} ({prior})",
+                                f"profile, button {button} ({prior}): expected "
                                 f"{message!r}, the page says {got}", fields)
-        findings.expect(fresh == typed, f"profile {label}: depends on what came before",
-                        f"profile, action {abbreviate(action)}: the same input gives {fresh} "
+        findings.expect(fresh == typed, f"profile {button}: depends on what came before",
+                        f"profile, button {button}: the same input gives {fresh} "
                         f"on a fresh form but {typed} after other values were typed", fields)
 
     run()
