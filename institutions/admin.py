@@ -124,8 +124,9 @@ class InstitutionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        # Corrected only by the helpdesk, with a reason, in the audit trail.
-        return ("number", "name", "postcode", "address")
+        # Corrected only by the helpdesk, with a reason, in the audit trail; the corrected
+        # fields (kept by re-imports) are shown.
+        return ("number", "name", "postcode", "address", "corrections")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # an institution's data outlives its users

@@ -150,6 +150,11 @@ class Institution(models.Model):
         on_delete=models.PROTECT, related_name="institutions",
     )
     phone = models.CharField(_("전화번호"), max_length=20, blank=True)
+    # Fields the helpdesk corrected (institutions.services.institution_correct), each with
+    # the value the institution's list had then: a re-import keeps the correction and
+    # reports the list's value, until the list says the same (institutions_import).
+    corrections = models.JSONField(_("헬프데스크 수정 항목"), default=dict, blank=True,
+                                   editable=False)
 
     class Meta:
         ordering = ["name", "number"]
