@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Collate
 from django.utils.functional import cached_property
 
@@ -41,7 +41,7 @@ def search_institutions(*, query: str, type_id: int | None = None,
             number=parsed.number).exists():
         # A whole institution number (HIRA's 80-character ones included) is an answer by
         # itself: one index lookup instead of a name search with a long pattern.
-        return InstitutionSearch([qs.filter(number=parsed.number)])
+        return InstitutionSearch([qs.filter(number=parsed.number)], counts=[1])
     key, stem = parsed.key, parsed.stem
     # (condition, order) per tier; each tier leaves out what an earlier one showed.
     tiers: list[tuple[Q, str]] = []
@@ -84,26 +84,26 @@ _ORDER = {"name": _name_order, "number": lambda: ("number", "id")}
 class InstitutionSearch:
     """The search's results: its tiers (querysets, best first, disjoint) read as one list.
 
-    `count_upto(n)` counts at most n rows, tier by tier, and a slice reads only the tiers the
-    slice reaches, each from its own offset; counts are kept for this object only (one
-    request), never beyond.
+    `count_upto(n)` counts at most n rows of each tier, in one query where the database
+    can limit each part of a UNION (PostgreSQL), one per tier elsewhere; a slice reads only
+    the tiers it reaches, each from its own offset. Counts are kept for this object only
+    (one request), never beyond.
     """
 
-    def __init__(self, tiers: list[QuerySet]):
+    def __init__(self, tiers: list[QuerySet], counts: list[int] | None = None):
         self.tiers = tiers
-        self._counts: list[int] = []
-        self._counted_upto = 0
+        self._counts: list[int] = counts or []
+        self._counted_upto = 1 << 62 if counts else 0
 
     def _tier_counts(self, upto: int) -> list[int]:
         if upto > self._counted_upto:
-            counts, total = [], 0
-            for tier in self.tiers:
-                if total >= upto:
-                    counts.append(0)
-                    continue
-                n = tier.order_by().values("pk")[: upto - total].count()
-                counts.append(n)
-                total += n
+            parts = [tier.order_by().annotate(tier=Value(i)).values_list("tier", flat=True)
+                     [:upto] for i, tier in enumerate(self.tiers)]
+            if len(parts) > 1 and connection.features.supports_slicing_ordering_in_compound:
+                found = list(parts[0].union(*parts[1:], all=True))
+                counts = [found.count(i) for i in range(len(parts))]
+            else:
+                counts = [tier.order_by().values("pk")[:upto].count() for tier in self.tiers]
             self._counts, self._counted_upto = counts, upto
         return self._counts
 

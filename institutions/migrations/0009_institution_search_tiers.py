@@ -50,10 +50,6 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS institution_open_region_name_idx ON institutions_institution "
     "(region_id, name_key COLLATE \"C\", id) INCLUDE (type_id, name_jamo) "
     "WHERE status = 'open'",
-    # LIKE '%…%' is estimated on the column's histogram: a finer one tells a fragment of
-    # a few hundred names from one of thousands, which decides between the two plans.
-    "ALTER TABLE institutions_institution ALTER COLUMN name_key SET STATISTICS 1000",
-    "ALTER TABLE institutions_institution ALTER COLUMN name_jamo SET STATISTICS 1000",
 )
 # Trigrams of syllables for queries of three or more (pg_trgm, when migration 0007 could
 # create it).
@@ -78,9 +74,6 @@ def drop_indexes(apps, schema_editor):
         schema_editor.execute("DROP INDEX IF EXISTS institution_open_name_idx")
         schema_editor.execute("DROP INDEX IF EXISTS institution_open_region_name_idx")
         schema_editor.execute("DROP INDEX IF EXISTS institution_name_key_trgm")
-        for column in ("name_key", "name_jamo"):
-            schema_editor.execute(
-                f"ALTER TABLE institutions_institution ALTER COLUMN {column} SET STATISTICS -1")
 
 
 class Migration(migrations.Migration):

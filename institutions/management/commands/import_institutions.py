@@ -61,13 +61,19 @@ class Command(BaseCommand):
                                      file_name=file.name, progress=progress)
         if progress:
             self.stdout.write("")
-        if not dry_run and (result.added or result.closed):
-            # Fresh statistics, or the search's planner misjudges the new rows.
+        if not dry_run and (result.added or result.changed or result.closed):
+            # Fresh statistics, or the search's planner misjudges the new rows; and a vacuum,
+            # which marks the written pages all-visible: until then the search's index-only
+            # scans visit the table for every index entry (autovacuum would come, later).
+            # VACUUM runs only outside a transaction (the import's has committed; a caller's
+            # own, as in the tests, gets the statistics alone).
             from django.db import connection
 
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
-                    cursor.execute("ANALYZE institutions_institution")
+                    cursor.execute("ANALYZE institutions_institution"
+                                   if connection.in_atomic_block
+                                   else "VACUUM (ANALYZE) institutions_institution")
         self._report(result, kind, show)
 
     def _tty(self) -> bool:
