@@ -3,7 +3,8 @@ categories, medical information systems, and the institutions themselves.
 
 Reference data is edited here (Django's admin log records who changed what). An institution's
 number, name and address are not: the helpdesk corrects name and address with a reason, in
-the audit trail.
+the audit trail. 기관등록 신청 are read here only: the address's health center decides them
+and the helpdesk corrects them, each through its audited service.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from institutions.models import (
     ApprovingBody,
     Category,
     Institution,
+    InstitutionRequest,
     InstitutionType,
     MedicalInformationSystem,
     Region,
@@ -122,8 +124,9 @@ class InstitutionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        # Corrected only by the helpdesk, with a reason, in the audit trail.
-        return ("number", "name", "postcode", "address")
+        # Corrected only by the helpdesk, with a reason, in the audit trail; the corrected
+        # fields (kept by re-imports) are shown.
+        return ("number", "name", "postcode", "address", "corrections")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # an institution's data outlives its users
@@ -181,3 +184,52 @@ class SupplementaryInfoAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("입력 완료"), boolean=True)
     def complete(self, obj: SupplementaryInfo) -> bool:
         return obj.is_complete
+
+
+@admin.register(InstitutionRequest, site=kdcis_admin_site)
+class InstitutionRequestAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """기관등록 신청 across the country, view only.
+
+    Deciding belongs to the health center of the address (its officers, on the '기관등록
+    신청' tab of /approvals/), correcting to the helpdesk (/helpdesk/institution-requests/):
+    both through institutions.services, which check who may and write the audit row. The
+    applicant's name and mobile number are shown masked; the signup draft's key, which
+    lets a session continue the request, is not shown at all.
+    """
+
+    list_display = ("reference_", "name", "type", "status", "body", "masked_applicant",
+                    "submitted_at", "decided_at", "institution")
+    list_filter = ("status", "type", "body__region", "submitted_at", "decided_at")
+    search_fields = ("name", "=business_number", "address", "body__name")
+    search_help_text = gettext_lazy(
+        "접수번호(R000123), 기관명, 사업자등록번호(전체), 주소 또는 관할보건소명으로 검색합니다."
+    )
+    list_select_related = ("type", "body", "body__region", "institution")
+    show_full_result_count = False
+    ordering = ("-submitted_at", "-pk")
+    date_hierarchy = "submitted_at"
+    fields = readonly_fields = (
+        "reference_", "status", "name", "type", "business_number", "postcode", "address",
+        "region", "sigungu_code", "dong", "phone", "body", "masked_applicant",
+        "masked_applicant_mobile", "submitted_at", "decided_at", "decided_by", "reason",
+        "institution",
+    )
+
+    @admin.display(description=gettext_lazy("접수번호"), ordering="pk")
+    def reference_(self, obj: InstitutionRequest) -> str:
+        return obj.reference
+
+    @admin.display(description=gettext_lazy("신청자"))
+    def masked_applicant(self, obj: InstitutionRequest) -> str:
+        return mask_name(obj.applicant_name)
+
+    @admin.display(description=gettext_lazy("신청자 휴대전화번호"))
+    def masked_applicant_mobile(self, obj: InstitutionRequest) -> str:
+        return mask_mobile(obj.applicant_mobile) if obj.applicant_mobile else ""
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if len(term) == 7 and term[:1] in "Rr" and term[1:].isdigit():
+            # A 접수번호 names one request: the applicant reads it out on the phone.
+            return queryset.filter(pk=int(term[1:])), False
+        return super().get_search_results(request, queryset, search_term)

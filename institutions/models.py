@@ -127,7 +127,8 @@ class Institution(models.Model):
     name = models.CharField(_("기관명"), max_length=120, db_index=True)
     # The name as the search compares it (institutions.search.name_key): no spaces, lower case.
     name_key = models.CharField(_("검색용 기관명"), max_length=120, blank=True, editable=False)
-    # name_key in Hangul letters (institutions.search.jamo), for the trigram index.
+    # name_key in Hangul letters (institutions.search.jamo): what the search compares and
+    # orders by, and what its indexes hold.
     name_jamo = models.CharField(max_length=400, blank=True, editable=False)
     status = models.CharField(_("상태"), max_length=10, choices=Status.choices,
                               default=Status.OPEN)
@@ -149,17 +150,21 @@ class Institution(models.Model):
         on_delete=models.PROTECT, related_name="institutions",
     )
     phone = models.CharField(_("전화번호"), max_length=20, blank=True)
+    # Fields the helpdesk corrected (institutions.services.institution_correct), each with
+    # the value the institution's list had then: a re-import keeps the correction and
+    # reports the list's value, until the list says the same (institutions_import).
+    corrections = models.JSONField(_("헬프데스크 수정 항목"), default=dict, blank=True,
+                                   editable=False)
 
     class Meta:
         ordering = ["name", "number"]
         verbose_name = _("기관")
         verbose_name_plural = _("기관")
         indexes = [
-            # Prefix searches (name and number) use these on PostgreSQL whatever the
-            # collation; the trigram index for "contains" is added by a migration, since it
-            # needs the pg_trgm extension.
-            models.Index(fields=["name_key"], name="institution_name_key_idx",
-                         opclasses=["varchar_pattern_ops"]),
+            # Number prefixes use this on PostgreSQL whatever the collation. The name
+            # search's indexes (a trigram index and partial btrees in "C" order on
+            # name_jamo) are created by migrations 0007 and 0009: they need pg_trgm or a
+            # collation SQLite does not have.
             models.Index(fields=["number"], name="institution_number_prefix_idx",
                          opclasses=["varchar_pattern_ops"]),
         ]

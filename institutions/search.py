@@ -8,7 +8,6 @@ so '연세의원' still finds '연세내과의원'; the full form ranks first.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 # Longest first: '치과의원' must be taken off before '의원'.
@@ -27,12 +26,36 @@ def name_key(name: str) -> str:
     return _IGNORED.sub("", _SPACES.sub("", name or "")).lower()
 
 
+# Hangul syllables are composed arithmetically (Unicode 3.12): 19 initials x 21 vowels x 28
+# finals, the final 0 meaning none.
+_SYLLABLES = range(0xAC00, 0xD7A4)
+_NO_FINAL = "\u1160"  # HANGUL JUNGSEONG FILLER: sorts below every final consonant
+
+
 def jamo(key: str) -> str:
-    """`key` with each Hangul syllable split into its letters (NFD): '연세' has 2 characters
-    but 5 letters, so PostgreSQL's trigram index can find a two-syllable query, which is
-    most Korean name searches ('연세', '하나'). The syllable form is checked as well, since
-    letters can match across syllables ('연섹' holds the letters of '연세')."""
-    return unicodedata.normalize("NFD", key)
+    """`key` with each Hangul syllable written as exactly three letters: initial, vowel and
+    final consonant, or a filler where it has none ('세' = ㅅ ㅔ ·, '섹' = ㅅ ㅔ ㄱ).
+
+    PostgreSQL's trigram index needs three characters: in letters a two-syllable query
+    ('연세', '하나', most Korean name searches) has six. Because every syllable takes three
+    places and initials, vowels and finals are disjoint ranges of Unicode, a LIKE on this
+    form matches whole syllables only ('연세' does not match '연섹', as it would in NFD), so
+    one condition on one column decides a match and the planner can estimate it. The filler
+    sorts below every final, so this form sorts as the syllables do ('세' < '섹' < '소'):
+    the search orders by it and an index walk in that order serves a page.
+    """
+    out = []
+    for ch in key:
+        code = ord(ch)
+        if code in _SYLLABLES:
+            index = code - 0xAC00
+            final = index % 28
+            out.append(chr(0x1100 + index // 588))
+            out.append(chr(0x1161 + index % 588 // 28))
+            out.append(chr(0x11A7 + final) if final else _NO_FINAL)
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 @dataclass(frozen=True)

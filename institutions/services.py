@@ -163,6 +163,8 @@ def institution_correct(*, institution: Institution, name: str | None = None,
 
     Only helpdesk staff may; the reason is required and kept in the audit row with the old
     and new values. Fields passed as None stay as they are; unchanged values write nothing.
+    A corrected field is marked on the institution, so a re-import of its list keeps the
+    correction instead of writing the list's value back.
     """
     if not (getattr(actor, "pk", None) and getattr(actor, "is_helpdesk", False)
             and getattr(actor, "is_active", False)):
@@ -190,7 +192,10 @@ def institution_correct(*, institution: Institution, name: str | None = None,
             return locked
         for key in old:
             setattr(locked, key, changes[key])
-        locked.save(update_fields=list(old))
+            # What the list had before the first correction stays the reference: a re-import
+            # compares against it (institutions_import).
+            locked.corrections.setdefault(key, old[key])
+        locked.save(update_fields=[*old, "corrections"])
         audit(actor=actor, action="institution.corrected", target=locked,
               old={"number": locked.number, **old},
               new={"number": locked.number, **{k: changes[k] for k in old}},
@@ -216,6 +221,11 @@ class ImportResult:
     unchanged: int = 0
     closed: list = field(default_factory=list)  # numbers
     refused: list = field(default_factory=list)  # (line, number, reason)
+    # Helpdesk corrections the list disagrees with, kept: (number, field, the list's value,
+    # the corrected value, whether the list's value changed since the correction).
+    kept: list = field(default_factory=list)
+    # Corrections the list now agrees with: (number, field); no longer marked.
+    agreed: list = field(default_factory=list)
     dry_run: bool = False
 
 
@@ -273,6 +283,34 @@ def _import_values(row, context) -> tuple[dict | None, str]:
     }, ""
 
 
+def _apply_corrections(number: str, values: dict, old: dict, corrections: dict,
+                       result: ImportResult) -> dict:
+    """Keep the helpdesk's corrections of an institution against its list's row.
+
+    A correction is a person's decision on the institution's own word (a renamed clinic, a
+    wrong address), so an import never writes the list's value over it: the corrected value
+    stays in `values` and the disagreement is reported, with whether the list's value is
+    still the one corrected or has changed since (then someone should look again). Once the
+    list says what the correction says, the mark is dropped and the list rules that field
+    again. Returns the institution's corrections after this row.
+    """
+    remaining = dict(corrections)
+    for name, list_value_then in corrections.items():
+        if name not in values:
+            continue
+        if values[name] == old[name]:
+            del remaining[name]
+            result.agreed.append((number, name))
+            continue
+        result.kept.append((number, name, values[name], old[name],
+                            values[name] != list_value_then))
+        values[name] = old[name]
+        if name == "name":
+            values["name_key"] = name_key(old[name])
+            values["name_jamo"] = jamo(values["name_key"])
+    return remaining
+
+
 def _hira_type(category_code: str | None) -> str | None:
     from institutions.hira import TYPE_BY_CATEGORY
 
@@ -288,7 +326,8 @@ def institutions_import(*, rows, source: str, actor=None, dry_run: bool = False,
     One transaction; with `dry_run` it is rolled back after computing what would change.
     Two imports at once queue on the institution types' row locks, so the second sees the
     first's rows. Institutions registered through 기관등록 신청 or by hand are never closed
-    by an import; one that appears in a list is taken over by it. One audit row records the
+    by an import; one that appears in a list is taken over by it. A field the helpdesk
+    corrected keeps its correction (_apply_corrections). One audit row records the
     counts (a per-row trail of 100,000 rows would drown the trail; the numbers are kept).
     """
     from institutions.models import InstitutionType
@@ -302,7 +341,7 @@ def institutions_import(*, rows, source: str, actor=None, dry_run: bool = False,
             context = _import_context()
             existing = {
                 values[0]: values for values in Institution.objects.values_list(
-                    "number", "pk", *IMPORT_FIELDS).iterator(chunk_size=5000)
+                    "number", "pk", *IMPORT_FIELDS, "corrections").iterator(chunk_size=5000)
             }
             seen: set[str] = set()
             creates, updates = [], []
@@ -326,20 +365,24 @@ def institutions_import(*, rows, source: str, actor=None, dry_run: bool = False,
                     creates.append(Institution(number=row.number, **values))
                     result.added.append(row.number)
                     continue
-                old = dict(zip(IMPORT_FIELDS, current[2:], strict=True))
+                old = dict(zip(IMPORT_FIELDS, current[2:-1], strict=True))
                 if old["source"] not in ("", source) and old["source"] != (
                         Institution.Source.REGISTRATION):
                     # The other list's institution (a number in both lists): leave it.
                     result.refused.append((row.line, row.number,
                                            _("다른 목록에서 가져온 기관입니다.")))
                     continue
+                corrections = _apply_corrections(row.number, values, old, current[-1] or {},
+                                                 result)
                 changed = [k for k in IMPORT_FIELDS if old[k] != values[k]
                            and k not in ("name_key", "name_jamo")]
-                if not changed:
+                if not changed and corrections == (current[-1] or {}):
                     result.unchanged += 1
                     continue
-                result.changed.append((row.number, changed))
-                updates.append(Institution(pk=current[1], number=row.number, **values))
+                if changed:
+                    result.changed.append((row.number, changed))
+                updates.append(Institution(pk=current[1], number=row.number,
+                                           corrections=corrections, **values))
             if progress:
                 progress(result.rows)
             vanished = [
@@ -351,7 +394,7 @@ def institutions_import(*, rows, source: str, actor=None, dry_run: bool = False,
             if not dry_run:
                 Institution.objects.bulk_create(creates, batch_size=IMPORT_BATCH)
                 fields = [f.removesuffix("_id") if f.endswith("_id") else f
-                          for f in IMPORT_FIELDS]
+                          for f in IMPORT_FIELDS] + ["corrections"]
                 Institution.objects.bulk_update(updates, fields, batch_size=IMPORT_BATCH)
                 pks = [pk for _number, pk in vanished]
                 for start in range(0, len(pks), IMPORT_BATCH):
@@ -363,6 +406,10 @@ def institutions_import(*, rows, source: str, actor=None, dry_run: bool = False,
                           "added": len(result.added), "changed": len(result.changed),
                           "closed": len(result.closed), "refused": len(result.refused),
                           "closed_numbers": result.closed[:1000],
+                          "corrections_kept": len(result.kept),
+                          "corrections_kept_numbers": sorted(
+                              {number for number, *_rest in result.kept})[:1000],
+                          "corrections_agreed": len(result.agreed),
                       })
             if dry_run:
                 raise _DryRun

@@ -195,3 +195,102 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(reference_data):
     call_command("import_institutions", str(SAMPLE), "--dry-run", stdout=tty)
     assert "\r[" in tty.getvalue() and "17/17" in tty.getvalue()
     assert "\r[" not in run(SAMPLE, "--dry-run")
+
+
+# --------------------------------------------------------------- helpdesk corrections
+
+
+def _with_row(tmp_path: Path, line: int, **fields) -> Path:
+    """The sample with some columns of one data line (1-based) changed."""
+    rows = list(csv.reader(SAMPLE.open(encoding="utf-8")))
+    header = rows[0]
+    for column, value in fields.items():
+        rows[line][header.index(column)] = value
+    path = tmp_path / f"changed{line}.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def test_a_reimport_keeps_the_helpdesks_correction_and_reports_the_disagreement(
+        reference_data, personas, tmp_path):
+    from institutions.services import institution_correct
+
+    run()
+    institution_correct(institution=inst(1), name="강남연세이비인후과의원",
+                        address="서울특별시 강남구 테헤란로 130, 2층 (역삼동)",
+                        reason="개명 및 이전(사업자등록증 확인)", actor=personas.hana)
+    out = run()
+    clinic = inst(1)
+    assert clinic.name == "강남연세이비인후과의원"
+    assert clinic.address == "서울특별시 강남구 테헤란로 130, 2층 (역삼동)"
+    assert f"keep   {number(1)}: name corrected by the helpdesk to '강남연세이비인후과의원', " \
+           f"the list says '강남 연세 내과의원'" in out
+    assert "changed: 0" in out and "helpdesk corrections kept: 2" in out
+    assert "changed since" not in out
+    # The search finds the corrected name, not the list's.
+    from institutions.selectors import search_institutions
+
+    assert [i.number for i in search_institutions(query="연세이비인후과")] == [number(1)]
+    event = AuditEvent.objects.filter(action="institution.imported").latest("seq")
+    assert event.new["corrections_kept"] == 2
+    assert event.new["corrections_kept_numbers"] == [number(1)]
+
+    # The list changes its value after the correction: still kept, and flagged for review.
+    out = run(_with_row(tmp_path, 1, 요양기관명="강남연세내과의원 본점"))
+    assert inst(1).name == "강남연세이비인후과의원"
+    assert f"keep   {number(1)}: name" in out and "changed since the correction" in out
+
+
+def test_a_correction_the_list_agrees_with_is_released_to_the_list(reference_data, personas,
+                                                                     tmp_path):
+    from institutions.services import institution_correct
+
+    run()
+    institution_correct(institution=inst(1), name="강남연세이비인후과의원", reason="개명",
+                        actor=personas.hana)
+    out = run(_with_row(tmp_path, 1, 요양기관명="강남연세이비인후과의원"))
+    assert f"agree  {number(1)}: name" in out and "now agreed by the list: 1" in out
+    assert inst(1).corrections == {}
+    # From then on the list rules the name again.
+    run(_with_row(tmp_path, 1, 요양기관명="강남연세이비인후과의원 역삼점"))
+    assert inst(1).name == "강남연세이비인후과의원 역삼점"
+
+
+def test_a_correction_only_changes_what_the_helpdesk_corrected(reference_data, personas,
+                                                               tmp_path):
+    from institutions.services import institution_correct
+
+    run()
+    institution_correct(institution=inst(1), name="강남연세이비인후과의원", reason="개명",
+                        actor=personas.hana)
+    out = run(_with_row(tmp_path, 1, 전화번호="02-555-9999"))
+    clinic = inst(1)
+    assert clinic.name == "강남연세이비인후과의원" and clinic.phone == "02-555-9999"
+    assert f"change {number(1)}: phone" in out and "helpdesk corrections kept: 1" in out
+
+
+def test_corrections_made_before_the_marks_existed_are_marked_from_the_audit_trail(
+        reference_data, personas):
+    import importlib
+
+    from django.apps import apps
+
+    from institutions.services import institution_correct
+
+    migration = importlib.import_module("institutions.migrations.0010_institution_corrections")
+    run()
+    institution_correct(institution=inst(1), name="강남연세이비인후과의원", reason="개명",
+                        actor=personas.hana)
+    institution_correct(institution=inst(1), name="강남연세이비인후과의원2", reason="재개명",
+                        actor=personas.hana)
+    institution_correct(institution=inst(4), address="경기도 평택시 송탄로 12", reason="이전",
+                        actor=personas.hana)
+    Institution.objects.update(corrections={})  # as before migration 0010
+    Institution.objects.filter(number=number(4)).update(address="경기도 평택시 송탄로 14")
+    migration.mark_past_corrections(apps, None)
+    # The value before the first correction is the list's; a field changed again since
+    # (number 4's address, by hand) is no longer the helpdesk's correction.
+    assert inst(1).corrections == {"name": "강남 연세 내과의원"}
+    assert inst(4).corrections == {}
+    assert "helpdesk corrections kept: 1" in run() and inst(1).name == "강남연세이비인후과의원2"

@@ -18,6 +18,7 @@ from institutions.models import (
     ApprovingBody,
     Category,
     Institution,
+    InstitutionType,
     MedicalInformationSystem,
     SupplementaryInfo,
 )
@@ -242,6 +243,18 @@ def _fill_every_table(personas):
         information_system=system, mobile="01077778888", mobile_consent=True,
         email="clinic@example.kr", email_consent=True,
     )
+    _institution_request()
+
+
+def _institution_request(draft_key="draft-key-secret-0123456789", **changes):
+    from institutions.services import institution_request_submit
+
+    data = {"name": "새봄가정의학과의원", "type": InstitutionType.objects.get(code="clinic"),
+            "business_number": "1168200276", "postcode": "03154", "sigungu_code": "11110",
+            "dong": "청진동", "address": "서울특별시 종로구 종로 33, 2층", "phone": "0227001234"}
+    return institution_request_submit(data={**data, **changes}, applicant_name="한가람",
+                                      applicant_mobile="01055556666",
+                                      draft_key=draft_key)
 
 
 def test_a_national_admin_opens_every_page_of_every_model(nadmin_client, personas):
@@ -269,7 +282,7 @@ def test_models_are_registered_on_the_otp_site(nadmin_client):
         "accounts.PhoneVerification", "institutions.Region", "institutions.ApprovingBody",
         "institutions.InstitutionType", "institutions.Category",
         "institutions.MedicalInformationSystem", "institutions.Institution",
-        "institutions.SupplementaryInfo",
+        "institutions.SupplementaryInfo", "institutions.InstitutionRequest",
         "permissions.PermissionType", "permissions.Grant", "permissions.Officer",
         "kdcis.AuditEvent", "kdcis.SmsMessage", "kdcis.RateCounter", "kdcis.Notice",
         "kdcis.LibraryFile", "kdcis.Faq", "otp_totp.TOTPDevice",
@@ -575,3 +588,40 @@ def test_the_reports_page_shows_the_last_audit_verification(nadmin_client):
     text = page_text(nadmin_client.get("/admin/reports/"))
     # The admin's own login is a row of the chain too: the first row after the gap is named.
     assert "이상 발견" in text and f"ID {rows[1].pk} (순번 {rows[1].seq})" in text
+
+
+def test_institution_requests_are_listed_masked_and_found_by_their_reference(nadmin_client,
+                                                                              personas):
+    waiting = _institution_request()
+    from institutions.services import institution_request_cancel
+
+    other = _institution_request("draft-key-secret-other", name="푸른솔약국",
+                                 business_number="2208162517")
+    institution_request_cancel(request_id=other.pk, draft_key="draft-key-secret-other")
+    listing = page_text(nadmin_client.get("/admin/institutions/institutionrequest/"))
+    for shown in (waiting.reference, "새봄가정의학과의원", "신청중", "신청취소", "종로구", "한*람"):
+        assert shown in listing, shown
+    assert "한가람" not in listing and "draft-key-secret" not in listing
+    only = page_text(nadmin_client.get("/admin/institutions/institutionrequest/",
+                                       {"status__exact": "requested"}))
+    assert "새봄가정의학과의원" in only and "푸른솔약국" not in only
+    found = page_text(nadmin_client.get("/admin/institutions/institutionrequest/",
+                                        {"q": other.reference}))
+    assert "푸른솔약국" in found and "새봄가정의학과의원" not in found
+    url = f"/admin/institutions/institutionrequest/{waiting.pk}/change/"
+    detail = page_text(nadmin_client.get(url))
+    assert "010-****-6666" in detail and "01055556666" not in detail
+    assert "한가람" not in detail and "draft-key-secret" not in detail
+
+
+def test_institution_requests_cannot_be_changed_in_the_admin(nadmin_client, personas):
+    """Deciding is the health center's and correcting the helpdesk's, through services."""
+    req = _institution_request()
+    url = f"/admin/institutions/institutionrequest/{req.pk}/change/"
+    response = nadmin_client.post(url, {"status": "registered", "name": "바뀐이름의원"})
+    assert response.status_code == 403
+    assert nadmin_client.get("/admin/institutions/institutionrequest/add/").status_code == 403
+    delete = f"/admin/institutions/institutionrequest/{req.pk}/delete/"
+    assert nadmin_client.post(delete, {"post": "yes"}).status_code == 403
+    req.refresh_from_db()
+    assert (req.status, req.name) == ("requested", "새봄가정의학과의원")

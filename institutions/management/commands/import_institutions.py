@@ -19,8 +19,9 @@ class Command(BaseCommand):
         "missing from the file are marked closed (폐업), never deleted. Each row is mapped to "
         "an institution type (종별코드), a 시도 and 시군구 (by code or name) and the health "
         "center with jurisdiction (institutions/data/jurisdiction_rules.csv where a 시군구 has "
-        "several). Refused rows are listed with the reason. Running it again on the same file "
-        "changes nothing."
+        "several). Refused rows are listed with the reason. A field the helpdesk corrected "
+        "keeps its correction and the disagreement is listed. Running it again on the same "
+        "file changes nothing."
     )
 
     def add_arguments(self, parser):
@@ -60,13 +61,19 @@ class Command(BaseCommand):
                                      file_name=file.name, progress=progress)
         if progress:
             self.stdout.write("")
-        if not dry_run and (result.added or result.closed):
-            # Fresh statistics, or the search's planner misjudges the new rows.
+        if not dry_run and (result.added or result.changed or result.closed):
+            # Fresh statistics, or the search's planner misjudges the new rows; and a vacuum,
+            # which marks the written pages all-visible: until then the search's index-only
+            # scans visit the table for every index entry (autovacuum would come, later).
+            # VACUUM runs only outside a transaction (the import's has committed; a caller's
+            # own, as in the tests, gets the statistics alone).
             from django.db import connection
 
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
-                    cursor.execute("ANALYZE institutions_institution")
+                    cursor.execute("ANALYZE institutions_institution"
+                                   if connection.in_atomic_block
+                                   else "VACUUM (ANALYZE) institutions_institution")
         self._report(result, kind, show)
 
     def _tty(self) -> bool:
@@ -95,9 +102,16 @@ class Command(BaseCommand):
             write(f"  close  {number}")
         for line, number, reason in result.refused:
             write(f"  refuse line {line} {number or '-'}: {reason}")
+        for number, field, listed, corrected, moved in result.kept[:show]:
+            since = "; the list's value changed since the correction: check it" if moved else ""
+            write(f"  keep   {number}: {field} corrected by the helpdesk to {corrected!r}, "
+                  f"the list says {listed!r}{since}")
+        for number, field in result.agreed[:show]:
+            write(f"  agree  {number}: {field} (the list now says what the helpdesk corrected)")
         write(
             f"{'Dry run: ' if result.dry_run else ''}{result.rows} rows of the {kind} list; "
             f"{verb} added: {len(result.added)}, changed: {len(result.changed)}, "
             f"closed: {len(result.closed)}, refused: {len(result.refused)}, "
-            f"unchanged: {result.unchanged}."
+            f"unchanged: {result.unchanged}; helpdesk corrections kept: {len(result.kept)}, "
+            f"now agreed by the list: {len(result.agreed)}."
         )
