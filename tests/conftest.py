@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -46,11 +46,22 @@ class TestPKI:
     anchors: Path
     crl: Path
     revoked_serial: int
+    # (common name, serial) -> index into the session's pool of RSA keys, for this test.
+    key_slots: dict = field(default_factory=dict)
 
     def issue(self, cn: str = "홍길동()0010041200805281234567", **kwargs) -> pki.Issued:
+        """A fresh certificate of the test CA. Within one test, each (common name, serial)
+        has its own RSA key and the same pair gets the same key again; across tests the keys
+        come from a session pool (generating a 2048-bit key costs ~50 ms, and tests built
+        six personas each), so only the certificates are new."""
         if "key" not in kwargs and kwargs.get("key_type", "rsa") == "rsa":
-            kwargs["key"] = pki.cached_key(f"user:{cn}:{kwargs.get('serial')}")
+            slot = self.key_slots.setdefault((cn, kwargs.get("serial")), len(self.key_slots))
+            kwargs["key"] = pki.cached_key(f"test-pool:{slot}")
         return pki.make_user_certificate(self.ca, common_name=cn, **kwargs)
+
+    def start_test(self) -> None:
+        """Forget which test held which pool key (called before each test)."""
+        self.key_slots.clear()
 
     def p12(self, issued: pki.Issued, password: str, name: str) -> Path:
         path = self.directory / f"{name}.p12"
@@ -77,6 +88,7 @@ def test_pki(tmp_path_factory) -> TestPKI:
 
 @pytest.fixture(autouse=True)
 def _trust_test_pki(settings, test_pki):
+    test_pki.start_test()
     settings.CERT_TRUST_ANCHORS = str(test_pki.anchors)
     settings.CERT_CRL_PATHS = [str(test_pki.crl)]
 
