@@ -109,6 +109,28 @@ def pinned_clock(monkeypatch):
 # ---------------------------------------------------------------------------- reference data
 
 
+# The rows in the test database once it is migrated and the reference data is loaded
+# (regions, health centers, types, the demo institutions, and what migrations write: the
+# FAQ, the audit chain's head), per model, taken once per session (see django_db_setup).
+# Content types and auth permissions are left out: the flush's post_migrate makes them.
+_reference_rows: dict = {}
+
+
+def _models_in_foreign_key_order(models):
+    remaining, ordered = list(models), []
+    while remaining:
+        for model in remaining:
+            targets = {f.related_model for f in model._meta.concrete_fields
+                       if f.is_relation and f.related_model is not model}
+            if not targets & set(remaining):
+                ordered.append(model)
+                remaining.remove(model)
+                break
+        else:
+            raise RuntimeError(f"foreign-key cycle among {remaining}")
+    return ordered
+
+
 def _load_reference_data() -> None:
     from institutions.models import ApprovingBody
 
@@ -116,21 +138,52 @@ def _load_reference_data() -> None:
         call_command("load_reference_data", verbosity=0, stdout=open(os.devnull, "w"))
 
 
+def _take_reference_rows() -> None:
+    from django.apps import apps
+
+    skipped = {"contenttypes.ContentType", "auth.Permission"}
+    models = [m for m in apps.get_models()
+              if m._meta.managed and not m._meta.proxy and m._meta.label not in skipped
+              and m.objects.exists()]
+    for model in _models_in_foreign_key_order(models):
+        columns = [f.attname for f in model._meta.concrete_fields]
+        _reference_rows[model] = list(model.objects.order_by("pk").values(*columns))
+
+
+def _restore_reference_rows() -> None:
+    """Put the rows back as they were (same ids), one insert per table: what migrating and
+    running load_reference_data again would give, without the command's ~1,000 queries."""
+    from django.core.management.color import no_style
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        for model, rows in _reference_rows.items():
+            model.objects.bulk_create([model(**row) for row in rows], batch_size=500)
+        # A flush that reset the sequences would otherwise hand out the restored ids again.
+        with connection.cursor() as cursor:
+            for sql in connection.ops.sequence_reset_sql(no_style(), list(_reference_rows)):
+                cursor.execute(sql)
+
+
 def _reload_after_flush(sender, **kwargs) -> None:
     # A transactional test ends with a flush, which sends post_migrate once per app.
-    if sender.label == "institutions":
-        _load_reference_data()
+    from institutions.models import ApprovingBody
+
+    if sender.label == "institutions" and not ApprovingBody.objects.exists():
+        _restore_reference_rows()
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The reference data (regions, health centers, types, the demo institutions) is part of
     the test database, like a migration's data: loaded once after the migrations, so each
-    test's rollback keeps it, and loaded again after a transactional test's flush."""
+    test's rollback keeps it, and put back after a transactional test's flush (from the rows
+    taken after the load)."""
     from django.db.models.signals import post_migrate
 
     with django_db_blocker.unblock():
         _load_reference_data()
+        _take_reference_rows()
     post_migrate.connect(_reload_after_flush, dispatch_uid="tests-reference-data")
     yield
     post_migrate.disconnect(dispatch_uid="tests-reference-data")
