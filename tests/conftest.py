@@ -18,6 +18,12 @@ from accounts import pki
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
+# Hashing a password with the portal's hasher (PBKDF2, 1,000,000 iterations) costs about half
+# a second; the tests' admins and superusers sign in with a fast one. Servers the tests start
+# as processes keep the real one, and tests/kdcis/test_settings.py checks that the portal
+# itself hashes with the strong one.
+django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 def pytest_report_header(config):
     vendor = "PostgreSQL" if ON_POSTGRES else "SQLite (tests marked 'postgres' are skipped)"
