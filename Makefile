@@ -39,12 +39,18 @@ run: setup
 
 # The whole suite. With DATABASE_URL=postgres://... it runs on PostgreSQL; without, on SQLite,
 # skipping only the tests marked `postgres` (pytest's summary names each skip).
+# Two pytest-xdist workers, each with its own test database (test_<name>_gw0, _gw1), live
+# server and Chromium; the servers tests start take free ports. TEST_WORKERS=0 runs the
+# suite in one process (for pdb, or to read one test's output in order).
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 # The edit loop: everything but the Chromium (browser and axe) tests.
 test-fast: setup
-	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(PYTEST) -m "not browser" $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,12 @@ from accounts import pki
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+# Hashing a password with the portal's hasher (PBKDF2, 1,000,000 iterations) costs about half
+# a second; the tests' admins and superusers sign in with a fast one. Servers the tests start
+# as processes keep the real one, and tests/kdcis/test_settings.py checks that the portal
+# itself hashes with the strong one.
+django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_report_header(config):
@@ -46,11 +52,22 @@ class TestPKI:
     anchors: Path
     crl: Path
     revoked_serial: int
+    # (common name, serial) -> index into the session's pool of RSA keys, for this test.
+    key_slots: dict = field(default_factory=dict)
 
     def issue(self, cn: str = "홍길동()0010041200805281234567", **kwargs) -> pki.Issued:
+        """A fresh certificate of the test CA. Within one test, each (common name, serial)
+        has its own RSA key and the same pair gets the same key again; across tests the keys
+        come from a session pool (generating a 2048-bit key costs ~50 ms, and tests built
+        six personas each), so only the certificates are new."""
         if "key" not in kwargs and kwargs.get("key_type", "rsa") == "rsa":
-            kwargs["key"] = pki.cached_key(f"user:{cn}:{kwargs.get('serial')}")
+            slot = self.key_slots.setdefault((cn, kwargs.get("serial")), len(self.key_slots))
+            kwargs["key"] = pki.cached_key(f"test-pool:{slot}")
         return pki.make_user_certificate(self.ca, common_name=cn, **kwargs)
+
+    def start_test(self) -> None:
+        """Forget which test held which pool key (called before each test)."""
+        self.key_slots.clear()
 
     def p12(self, issued: pki.Issued, password: str, name: str) -> Path:
         path = self.directory / f"{name}.p12"
@@ -77,6 +94,7 @@ def test_pki(tmp_path_factory) -> TestPKI:
 
 @pytest.fixture(autouse=True)
 def _trust_test_pki(settings, test_pki):
+    test_pki.start_test()
     settings.CERT_TRUST_ANCHORS = str(test_pki.anchors)
     settings.CERT_CRL_PATHS = [str(test_pki.crl)]
 
@@ -97,6 +115,28 @@ def pinned_clock(monkeypatch):
 # ---------------------------------------------------------------------------- reference data
 
 
+# The rows in the test database once it is migrated and the reference data is loaded
+# (regions, health centers, types, the demo institutions, and what migrations write: the
+# FAQ, the audit chain's head), per model, taken once per session (see django_db_setup).
+# Content types and auth permissions are left out: the flush's post_migrate makes them.
+_reference_rows: dict = {}
+
+
+def _models_in_foreign_key_order(models):
+    remaining, ordered = list(models), []
+    while remaining:
+        for model in remaining:
+            targets = {f.related_model for f in model._meta.concrete_fields
+                       if f.is_relation and f.related_model is not model}
+            if not targets & set(remaining):
+                ordered.append(model)
+                remaining.remove(model)
+                break
+        else:
+            raise RuntimeError(f"foreign-key cycle among {remaining}")
+    return ordered
+
+
 def _load_reference_data() -> None:
     from institutions.models import ApprovingBody
 
@@ -104,21 +144,52 @@ def _load_reference_data() -> None:
         call_command("load_reference_data", verbosity=0, stdout=open(os.devnull, "w"))
 
 
+def _take_reference_rows() -> None:
+    from django.apps import apps
+
+    skipped = {"contenttypes.ContentType", "auth.Permission"}
+    models = [m for m in apps.get_models()
+              if m._meta.managed and not m._meta.proxy and m._meta.label not in skipped
+              and m.objects.exists()]
+    for model in _models_in_foreign_key_order(models):
+        columns = [f.attname for f in model._meta.concrete_fields]
+        _reference_rows[model] = list(model.objects.order_by("pk").values(*columns))
+
+
+def _restore_reference_rows() -> None:
+    """Put the rows back as they were (same ids), one insert per table: what migrating and
+    running load_reference_data again would give, without the command's ~1,000 queries."""
+    from django.core.management.color import no_style
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        for model, rows in _reference_rows.items():
+            model.objects.bulk_create([model(**row) for row in rows], batch_size=500)
+        # A flush that reset the sequences would otherwise hand out the restored ids again.
+        with connection.cursor() as cursor:
+            for sql in connection.ops.sequence_reset_sql(no_style(), list(_reference_rows)):
+                cursor.execute(sql)
+
+
 def _reload_after_flush(sender, **kwargs) -> None:
     # A transactional test ends with a flush, which sends post_migrate once per app.
-    if sender.label == "institutions":
-        _load_reference_data()
+    from institutions.models import ApprovingBody
+
+    if sender.label == "institutions" and not ApprovingBody.objects.exists():
+        _restore_reference_rows()
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The reference data (regions, health centers, types, the demo institutions) is part of
     the test database, like a migration's data: loaded once after the migrations, so each
-    test's rollback keeps it, and loaded again after a transactional test's flush."""
+    test's rollback keeps it, and put back after a transactional test's flush (from the rows
+    taken after the load)."""
     from django.db.models.signals import post_migrate
 
     with django_db_blocker.unblock():
         _load_reference_data()
+        _take_reference_rows()
     post_migrate.connect(_reload_after_flush, dispatch_uid="tests-reference-data")
     yield
     post_migrate.disconnect(dispatch_uid="tests-reference-data")

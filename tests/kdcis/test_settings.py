@@ -40,3 +40,16 @@ def test_debug_runs_on_the_development_key():
                  "django.setup(); from django.conf import settings; "
                  "print(settings.SECRET_KEY, settings.DEBUG)", DEBUG="true")
     assert result.stdout.strip() == "insecure-development-key True"
+
+
+def test_the_portal_hashes_passwords_with_the_strong_hasher():
+    """The suite signs its admins in with a fast hasher (tests/conftest.py); the portal's own
+    settings keep PBKDF2 at Django's full iteration count for the national admins."""
+    result = run("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='kdcis.settings'; "
+                 "django.setup(); from django.contrib.auth.hashers import get_hasher; "
+                 "h = get_hasher(); print(h.algorithm, h.iterations)",
+                 SECRET_KEY="settings-test-secret-key-0123456789abcdefghijklmnopqrstuv")
+    assert result.returncode == 0, result.stderr
+    algorithm, iterations = result.stdout.split()
+    assert algorithm == "pbkdf2_sha256"
+    assert int(iterations) >= 1_000_000
