@@ -27,24 +27,19 @@ def _approver_kind(officer) -> str:
     return PermissionType.Approver.HEALTH_CENTER
 
 
-def _off_jurisdiction(grant, body) -> bool:
-    """Sent to a health center (`body`, the grant's) other than the one of the institution's
-    address."""
-    institution = grant.user.institution
-    return bool(institution and institution.jurisdiction_id
-                and body.kind == body.Kind.HEALTH_CENTER
-                and institution.jurisdiction_id != body.pk)
+def _off_jurisdiction(home_id: int | None, body) -> bool:
+    """Sent to a health center (`body`, the grant's) other than `home_id`, the health center
+    of the institution's address."""
+    return bool(home_id and body.kind == body.Kind.HEALTH_CENTER and home_id != body.pk)
 
 
 def _rows(grants: list[dict], body) -> list[dict]:
     """What each queue row shows, as plain strings (the selector's values, no models)."""
     today = timezone.localdate()
-    at_health_center = body.kind == body.Kind.HEALTH_CENTER
     labels = dict(Grant.Status.choices)
     rows = []
     for g in grants:
         local = timezone.localtime(g["requested_at"])
-        home = g["user__institution__jurisdiction_id"]
         rows.append({
             "pk": g["pk"], "status": g["status"], "status_label": labels.get(g["status"], ""),
             "requested": g["status"] == Grant.Status.REQUESTED,
@@ -56,8 +51,7 @@ def _rows(grants: list[dict], body) -> list[dict]:
             "requested_at": local.strftime("%Y-%m-%d %H:%M"),
             "waiting_days": (today - local.date()).days,
             "url": reverse("approval_detail", args=[g["pk"]]),
-            # Sent to a health center other than the one of the institution's address.
-            "off_jurisdiction": bool(at_health_center and home and home != body.pk),
+            "off_jurisdiction": _off_jurisdiction(g["user__institution__jurisdiction_id"], body),
         })
     return rows
 
@@ -93,7 +87,8 @@ def approval_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
     certificate = getattr(grant.user, "certificate", None)
     institution = grant.user.institution
     return render(request, "permissions/approval_detail.html", {
-        "off_jurisdiction": _off_jurisdiction(grant, officer.body),
+        "off_jurisdiction": _off_jurisdiction(
+            institution.jurisdiction_id if institution else None, officer.body),
         "home": institution.jurisdiction if institution and institution.jurisdiction_id else None,
         "grant": grant, "history": history, "certificate": certificate,
         "masked_mobile": mask_mobile(grant.user.mobile),
